@@ -1,0 +1,304 @@
+//! Malformed specs: each must produce its intended message at the right line and column, and
+//! every error in a file must be reported (not just the first).
+
+use mobilenet_compiler::compile_str;
+
+/// A small valid spec to break in one place at a time.
+const BASE: &str = r#"[model]
+input = [32, 32, 3]
+classes = 10
+
+[[layer]]
+name = "conv1"
+type = "conv"
+channels = 8
+stride = 2
+
+[[layer]]
+name = "block{n}"
+type = "separable"
+channels = 16
+
+[[layer]]
+name = "pool"
+type = "avgpool"
+global = true
+
+[[layer]]
+name = "fc"
+type = "fc"
+"#;
+
+/// Compile `text` and return `line:col: message` for every diagnostic.
+fn errors(text: &str) -> Vec<String> {
+    match compile_str("bad.toml", text) {
+        Ok(_) => vec![],
+        Err(d) => d
+            .short()
+            .into_iter()
+            .map(|s| s.trim_start_matches("bad.toml:").to_string())
+            .collect(),
+    }
+}
+
+fn render(text: &str) -> String {
+    compile_str("bad.toml", text)
+        .err()
+        .map(|d| d.render())
+        .unwrap_or_default()
+}
+
+#[test]
+fn base_is_valid() {
+    assert_eq!(errors(BASE), Vec::<String>::new());
+}
+
+#[test]
+fn toml_syntax_error() {
+    let e = errors("[model]\ninput = [32, 32, 3\nclasses = 10\n");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].starts_with("3:1: invalid TOML"), "{e:?}");
+}
+
+#[test]
+fn unknown_key_with_suggestion() {
+    let text = BASE.replace("stride = 2", "strides = 2");
+    assert_eq!(
+        errors(&text),
+        vec!["9:1: unknown key `strides` in a `conv` layer"]
+    );
+    let r = render(&text);
+    assert!(r.contains(" --> bad.toml:9:1\n"), "{r}");
+    assert!(
+        r.contains("9 | strides = 2\n  | ^^^^^^^ unknown key\n"),
+        "{r}"
+    );
+    assert!(r.contains("= help: did you mean `stride`?"), "{r}");
+}
+
+#[test]
+fn unknown_top_level_and_model_keys() {
+    let text = BASE
+        .replace("classes = 10", "classes = 10\nwidth = 0.5")
+        .replace("[model]", "[modle]\n[model]");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "1:2: unknown key `modle` in the spec (top level)",
+            "5:1: unknown key `width` in [model]"
+        ]
+    );
+    assert!(render(&text).contains("did you mean `model`?"));
+}
+
+#[test]
+fn wrong_type() {
+    let text = BASE.replace("channels = 8", "channels = \"8\"");
+    assert_eq!(
+        errors(&text),
+        vec!["8:12: `channels` must be a positive integer, found the string \"8\""]
+    );
+}
+
+#[test]
+fn alpha_out_of_range() {
+    let text = BASE.replace("classes = 10", "classes = 10\nalpha = 1.5");
+    assert_eq!(
+        errors(&text),
+        vec!["4:9: width multiplier `alpha` must be in (0, 1], found 1.5"]
+    );
+    let text = BASE.replace("classes = 10", "classes = 10\nalpha = 0");
+    assert_eq!(
+        errors(&text),
+        vec!["4:9: width multiplier `alpha` must be in (0, 1], found 0"]
+    );
+}
+
+#[test]
+fn zero_and_negative_sizes() {
+    let text = BASE
+        .replace("channels = 8", "channels = 0")
+        .replace("input = [32, 32, 3]", "input = [32, -4, 3]");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "2:14: `input` must be at least 1, found -4",
+            "8:12: `channels` must be at least 1, found 0",
+        ]
+    );
+}
+
+#[test]
+fn output_collapses() {
+    let text = BASE.replace("stride = 2", "stride = 2\nkernel = 40\npadding = \"valid\"");
+    assert_eq!(
+        errors(&text),
+        vec!["10:10: layer `conv1`: a 40x40 kernel does not fit its 32x32 input (padding 0/0/0/0): the output collapses to nothing"]
+    );
+}
+
+#[test]
+fn pool_larger_than_input() {
+    let text = BASE.replace("global = true", "kernel = 32");
+    assert_eq!(
+        errors(&text),
+        vec!["19:10: pool `pool` has a 32x32 window but its input is only 16x16"]
+    );
+    assert!(render(&text).contains("use `kernel = [16, 16]` or `global = true`"));
+}
+
+#[test]
+fn fc_input_mismatch() {
+    let text = BASE.replace("type = \"fc\"", "type = \"fc\"\ninputs = 1024");
+    assert_eq!(
+        errors(&text),
+        vec!["24:10: `fc` layer `fc` declares `inputs = 1024` but the previous layer gives 16 values (1x1x16)"]
+    );
+}
+
+#[test]
+fn fc_without_pool() {
+    let text = BASE.replace("global = true", "kernel = 2");
+    assert_eq!(
+        errors(&text),
+        vec!["23:8: `fc` layer `fc` gets a 8x8x16 feature map; it needs a 1x1 map (a vector)"]
+    );
+}
+
+#[test]
+fn classes_disagree_with_last_layer() {
+    let text = BASE.replace("type = \"fc\"", "type = \"fc\"\noutputs = 12");
+    assert_eq!(
+        errors(&text),
+        vec!["3:11: `classes = 10` disagrees with the last layer `fc`, which outputs 12 values (1x1x12)"]
+    );
+}
+
+#[test]
+fn duplicate_names() {
+    let text = BASE.replace("name = \"pool\"", "name = \"conv1\"");
+    assert_eq!(errors(&text), vec!["17:8: duplicate layer name `conv1`"]);
+    assert!(render(&text).contains("the first `conv1` is on line 6"));
+}
+
+#[test]
+fn repeat_without_placeholder() {
+    let text = BASE.replace("name = \"block{n}\"", "name = \"block\"\nrepeat = 2");
+    let e = errors(&text);
+    assert_eq!(e, vec!["12:8: duplicate layer name `block`"]);
+    assert!(render(&text).contains("needs `{n}`"));
+}
+
+#[test]
+fn unknown_layer_type_and_missing_type() {
+    let text = BASE
+        .replace("type = \"separable\"", "type = \"seperable\"")
+        .replace("type = \"avgpool\"", "");
+    let e = errors(&text);
+    assert_eq!(
+        e,
+        vec![
+            "13:8: unknown type \"seperable\"",
+            "17:1: layer #3 has no `type`"
+        ],
+    );
+    assert!(render(&text).contains("did you mean \"separable\"?"));
+}
+
+#[test]
+fn missing_channels_and_input() {
+    let text = BASE
+        .replace("channels = 8\n", "")
+        .replace("input = [32, 32, 3]\n", "");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "6:8: layer #1 (`conv`) has no `channels`",
+            "1:2: the model has no input size"
+        ]
+    );
+}
+
+#[test]
+fn bad_enum_values() {
+    let text = BASE
+        .replace(
+            "stride = 2",
+            "stride = 2\nactivation = \"relu7\"\npadding = \"sam\"",
+        )
+        .replace("classes = 10", "classes = 10\nnaming = \"keras\"");
+    assert_eq!(
+        errors(&text),
+        vec![
+            "4:10: unknown naming \"keras\"",
+            "11:14: unknown activation \"relu7\"",
+            "12:11: unknown padding \"sam\"",
+        ]
+    );
+    let r = render(&text);
+    assert!(r.contains("did you mean \"same\"?"), "{r}");
+    assert!(
+        r.contains("valid values: \"none\", \"relu\", \"relu6\""),
+        "{r}"
+    );
+}
+
+#[test]
+fn budget_exceeded_says_by_how_much() {
+    let text = format!("{BASE}\n[budget]\nmax_mult_adds = 100_000\nmax_params = 1_000_000\n");
+    assert_eq!(
+        errors(&text),
+        vec!["26:17: budget exceeded: the network needs 106_656 Mult-Adds, 6_656 over `max_mult_adds = 100_000` (+6.66%)"]
+    );
+}
+
+#[test]
+fn rho_and_resolution_conflict() {
+    let text = BASE.replace("classes = 10", "classes = 10\nresolution = 16\nrho = 0.5");
+    assert_eq!(errors(&text), vec!["5:7: `rho` and `resolution` both set"]);
+}
+
+#[test]
+fn layer_after_fc() {
+    let text = format!("{BASE}\n[[layer]]\ntype = \"conv\"\nchannels = 4\n");
+    assert_eq!(
+        errors(&text),
+        vec!["26:8: a `conv` layer cannot follow a fully connected layer"]
+    );
+}
+
+#[test]
+fn padding_larger_than_kernel() {
+    let text = BASE.replace("stride = 2", "stride = 2\npadding = 5");
+    assert_eq!(
+        errors(&text),
+        vec!["10:11: layer `conv1`: padding 5/5/5/5 exceeds the 3x3 kernel"]
+    );
+}
+
+#[test]
+fn every_error_is_reported() {
+    // Five independent mistakes in one file: all five come back, in file order.
+    let text = BASE
+        .replace("classes = 10", "classes = 10\nalpha = 2.0")
+        .replace("stride = 2", "stride = 2\nkernal = 3")
+        .replace("channels = 16", "channels = -16")
+        .replace("global = true", "global = \"yes\"")
+        .replace("type = \"fc\"", "type = \"fc\"\nbias = 1");
+    let e = errors(&text);
+    assert_eq!(e.len(), 5, "{e:?}");
+    let lines: Vec<usize> = e
+        .iter()
+        .map(|s| s.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, vec![4, 11, 16, 21, 26]);
+    assert!(render(&text).ends_with("error: aborting due to 5 previous errors\n"));
+}
+
+#[test]
+fn unreadable_file_is_an_error_not_a_panic() {
+    let e = mobilenet_compiler::compile_file("/nonexistent/spec.toml").unwrap_err();
+    assert!(e
+        .render()
+        .contains("cannot read spec file `/nonexistent/spec.toml`"));
+}

@@ -1,0 +1,289 @@
+//! Portable scalar kernels: the reference implementation of every kernel in
+//! [`kernels`](super), with identical signatures and semantics.
+//!
+//! No `unsafe`: slice lengths are asserted on entry, after which the loops
+//! walk the data through `chunks_exact`/`zip` so that most bounds checks
+//! disappear and the innermost loops (always over contiguous channels)
+//! auto-vectorize.
+
+use super::check_len;
+use crate::activate;
+
+/// Adds `a * w[j]` to `acc[j]` for every output channel `j`.
+#[inline(always)]
+fn axpy(acc: &mut [f32], a: f32, w: &[f32]) {
+    for (o, &w) in acc.iter_mut().zip(w) {
+        *o += a * w;
+    }
+}
+
+/// Applies the activation to every element in place.
+#[inline(always)]
+fn activate_all<const ACT: u8>(xs: &mut [f32]) {
+    for x in xs {
+        *x = activate::<ACT>(*x);
+    }
+}
+
+/// Range of kernel taps `k` in `0..K` for which `base + k - PAD` lies inside
+/// `0..LEN`, as `(lo, hi)`; empty when `lo >= hi`.
+#[inline(always)]
+fn valid_taps(base: usize, k: usize, pad: usize, len: usize) -> (usize, usize) {
+    let lo = pad.saturating_sub(base);
+    let hi = k.min((len + pad).saturating_sub(base));
+    (lo, hi)
+}
+
+/// Scalar [`kernels::conv2d`](super::conv2d).
+pub fn conv2d<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    const { assert!(SH > 0 && SW > 0, "conv2d: strides must be positive") };
+    check_len("conv2d", "input", input.len(), H * W * CI);
+    check_len("conv2d", "weights", weights.len(), KH * KW * CI * CO);
+    check_len("conv2d", "bias", bias.len(), CO);
+    check_len("conv2d", "out", out.len(), HO * WO * CO);
+    if HO * WO * CO == 0 {
+        return;
+    }
+
+    for (oy, out_row) in out.chunks_exact_mut(WO * CO).enumerate() {
+        let (ky_lo, ky_hi) = valid_taps(oy * SH, KH, PT, H);
+        for (ox, acc) in out_row.chunks_exact_mut(CO).enumerate() {
+            let (kx_lo, kx_hi) = valid_taps(ox * SW, KW, PL, W);
+            acc.copy_from_slice(bias);
+            let taps_x = if kx_lo < kx_hi { ky_lo..ky_hi } else { 0..0 };
+            for ky in taps_x {
+                let iy = oy * SH + ky - PT;
+                let ix = ox * SW + kx_lo - PL;
+                // The taps kx_lo..kx_hi read consecutive input pixels, and
+                // their weights are consecutive [CI][CO] blocks, so one run
+                // of (kx, ci) pairs covers the whole kernel row.
+                let run = (kx_hi - kx_lo) * CI;
+                let in_start = (iy * W + ix) * CI;
+                let w_start = (ky * KW + kx_lo) * CI * CO;
+                let in_run = &input[in_start..in_start + run];
+                let w_run = &weights[w_start..w_start + run * CO];
+                for (&a, w) in in_run.iter().zip(w_run.chunks_exact(CO)) {
+                    axpy(acc, a, w);
+                }
+            }
+            activate_all::<ACT>(acc);
+        }
+    }
+}
+
+/// Scalar [`kernels::depthwise`](super::depthwise).
+pub fn depthwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    const { assert!(SH > 0 && SW > 0, "depthwise: strides must be positive") };
+    check_len("depthwise", "input", input.len(), H * W * C);
+    check_len("depthwise", "weights", weights.len(), KH * KW * C);
+    check_len("depthwise", "bias", bias.len(), C);
+    check_len("depthwise", "out", out.len(), HO * WO * C);
+    if HO * WO * C == 0 {
+        return;
+    }
+
+    for (oy, out_row) in out.chunks_exact_mut(WO * C).enumerate() {
+        let (ky_lo, ky_hi) = valid_taps(oy * SH, KH, PT, H);
+        for (ox, acc) in out_row.chunks_exact_mut(C).enumerate() {
+            let (kx_lo, kx_hi) = valid_taps(ox * SW, KW, PL, W);
+            acc.copy_from_slice(bias);
+            let taps_x = if kx_lo < kx_hi { ky_lo..ky_hi } else { 0..0 };
+            for ky in taps_x {
+                let iy = oy * SH + ky - PT;
+                let ix = ox * SW + kx_lo - PL;
+                let run = (kx_hi - kx_lo) * C;
+                let in_start = (iy * W + ix) * C;
+                let w_start = (ky * KW + kx_lo) * C;
+                let in_run = &input[in_start..in_start + run];
+                let w_run = &weights[w_start..w_start + run];
+                for (px, w) in in_run.chunks_exact(C).zip(w_run.chunks_exact(C)) {
+                    for ((o, &a), &w) in acc.iter_mut().zip(px).zip(w) {
+                        *o += a * w;
+                    }
+                }
+            }
+            activate_all::<ACT>(acc);
+        }
+    }
+}
+
+/// Scalar [`kernels::pointwise`](super::pointwise).
+pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("pointwise", "input", input.len(), HW * CI);
+    check_len("pointwise", "weights", weights.len(), CI * CO);
+    check_len("pointwise", "bias", bias.len(), CO);
+    check_len("pointwise", "out", out.len(), HW * CO);
+    if CO == 0 {
+        return;
+    }
+    if CI == 0 {
+        // No input channels: every pixel is just the activated bias.
+        for acc in out.chunks_exact_mut(CO) {
+            acc.copy_from_slice(bias);
+            activate_all::<ACT>(acc);
+        }
+        return;
+    }
+    for (px, acc) in input.chunks_exact(CI).zip(out.chunks_exact_mut(CO)) {
+        matvec::<ACT>(px, weights, bias, acc, CO);
+    }
+}
+
+/// `acc = act(bias + x * w)` for one input vector `x` of length `IN` and
+/// input-major weights `w` (`[IN][n_out]`); `n_out > 0`.
+#[inline(always)]
+fn matvec<const ACT: u8>(x: &[f32], w: &[f32], bias: &[f32], acc: &mut [f32], n_out: usize) {
+    acc.copy_from_slice(bias);
+    for (&a, w_row) in x.iter().zip(w.chunks_exact(n_out)) {
+        axpy(acc, a, w_row);
+    }
+    activate_all::<ACT>(acc);
+}
+
+/// Scalar [`kernels::avgpool`](super::avgpool).
+pub fn avgpool<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    input: &[f32],
+    out: &mut [f32],
+) {
+    const {
+        assert!(SH > 0 && SW > 0, "avgpool: strides must be positive");
+        assert!(KH > 0 && KW > 0, "avgpool: the window must not be empty");
+        assert!(
+            HO == 0 || (HO - 1) * SH + KH <= H,
+            "avgpool: the last window row leaves the input (no padding allowed)"
+        );
+        assert!(
+            WO == 0 || (WO - 1) * SW + KW <= W,
+            "avgpool: the last window column leaves the input (no padding allowed)"
+        );
+    };
+    check_len("avgpool", "input", input.len(), H * W * C);
+    check_len("avgpool", "out", out.len(), HO * WO * C);
+    if HO * WO * C == 0 {
+        return;
+    }
+    let count = (KH * KW) as f32;
+    for (oy, out_row) in out.chunks_exact_mut(WO * C).enumerate() {
+        for (ox, acc) in out_row.chunks_exact_mut(C).enumerate() {
+            acc.fill(0.0);
+            for ky in 0..KH {
+                let start = ((oy * SH + ky) * W + ox * SW) * C;
+                for px in input[start..start + KW * C].chunks_exact(C) {
+                    for (o, &v) in acc.iter_mut().zip(px) {
+                        *o += v;
+                    }
+                }
+            }
+            for o in acc.iter_mut() {
+                *o /= count;
+            }
+        }
+    }
+}
+
+/// Scalar [`kernels::global_avgpool`](super::global_avgpool).
+pub fn global_avgpool<const HW: usize, const C: usize>(input: &[f32], out: &mut [f32]) {
+    const { assert!(HW > 0, "global_avgpool: the input must have at least one pixel") };
+    check_len("global_avgpool", "input", input.len(), HW * C);
+    check_len("global_avgpool", "out", out.len(), C);
+    if C == 0 {
+        return;
+    }
+    out.fill(0.0);
+    for px in input.chunks_exact(C) {
+        for (o, &v) in out.iter_mut().zip(px) {
+            *o += v;
+        }
+    }
+    let count = HW as f32;
+    for o in out.iter_mut() {
+        *o /= count;
+    }
+}
+
+/// Scalar [`kernels::fully_connected`](super::fully_connected).
+pub fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("fully_connected", "input", input.len(), IN);
+    check_len("fully_connected", "weights", weights.len(), IN * OUT);
+    check_len("fully_connected", "bias", bias.len(), OUT);
+    check_len("fully_connected", "out", out.len(), OUT);
+    if OUT == 0 {
+        return;
+    }
+    matvec::<ACT>(input, weights, bias, out, OUT);
+}
+
+/// Scalar [`kernels::softmax`](super::softmax).
+pub fn softmax<const N: usize>(x: &mut [f32]) {
+    check_len("softmax", "x", x.len(), N);
+    if N == 0 {
+        return;
+    }
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0f32;
+    for v in x.iter_mut() {
+        *v = crate::math::exp_f32(*v - max);
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}

@@ -1,0 +1,400 @@
+//! Kernels against deliberately naive references that share no code with
+//! them: the convolution reference materializes the padded input and sums in
+//! `f64` with the output channel outermost; depthwise, pointwise and pooling
+//! references are expressed through that convolution reference.
+
+extern crate std;
+
+use super::*;
+use crate::{ACT_NONE, ACT_RELU, ACT_RELU6};
+use std::vec;
+use std::vec::Vec;
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    /// Uniform in [-1, 1).
+    fn next(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 40) as f32 / (1u32 << 23) as f32 - 1.0
+    }
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn act_ref(act: u8, x: f64) -> f64 {
+    match act {
+        ACT_NONE => x,
+        ACT_RELU => x.max(0.0),
+        ACT_RELU6 => x.clamp(0.0, 6.0),
+        _ => unreachable!(),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ConvShape {
+    h: usize,
+    w: usize,
+    ci: usize,
+    ho: usize,
+    wo: usize,
+    co: usize,
+    kh: usize,
+    kw: usize,
+    sh: usize,
+    sw: usize,
+    pt: usize,
+    pl: usize,
+    act: u8,
+}
+
+/// Expected value and the sum of absolute values of all terms (for an
+/// error bound), per output element.
+type Expected = Vec<(f64, f64)>;
+
+/// Naive convolution: builds the zero-padded input explicitly (padding at
+/// the bottom/right as far as the output shape requires), then sums.
+fn ref_conv2d(s: &ConvShape, input: &[f32], w: &[f32], b: &[f32]) -> Expected {
+    let need_h = (s.ho - 1) * s.sh + s.kh;
+    let need_w = (s.wo - 1) * s.sw + s.kw;
+    let hp = need_h.max(s.pt + s.h);
+    let wp = need_w.max(s.pl + s.w);
+    let mut padded = vec![0.0f64; hp * wp * s.ci];
+    for y in 0..s.h {
+        for x in 0..s.w {
+            for c in 0..s.ci {
+                padded[((y + s.pt) * wp + (x + s.pl)) * s.ci + c] =
+                    input[(y * s.w + x) * s.ci + c] as f64;
+            }
+        }
+    }
+    let mut out = vec![(0.0, 0.0); s.ho * s.wo * s.co];
+    for co in 0..s.co {
+        for oy in 0..s.ho {
+            for ox in 0..s.wo {
+                let mut sum = b[co] as f64;
+                let mut mag = sum.abs();
+                for ky in 0..s.kh {
+                    for kx in 0..s.kw {
+                        for ci in 0..s.ci {
+                            let a = padded[((oy * s.sh + ky) * wp + ox * s.sw + kx) * s.ci + ci];
+                            let wt = w[((ky * s.kw + kx) * s.ci + ci) * s.co + co] as f64;
+                            sum += a * wt;
+                            mag += (a * wt).abs();
+                        }
+                    }
+                }
+                out[(oy * s.wo + ox) * s.co + co] = (act_ref(s.act, sum), mag);
+            }
+        }
+    }
+    out
+}
+
+/// Depthwise as a full convolution with a block-diagonal HWIO weight.
+fn ref_depthwise(s: &ConvShape, input: &[f32], w: &[f32], b: &[f32]) -> Expected {
+    let c = s.ci;
+    let mut full = vec![0.0f32; s.kh * s.kw * c * c];
+    for k in 0..s.kh * s.kw {
+        for ch in 0..c {
+            full[(k * c + ch) * c + ch] = w[k * c + ch];
+        }
+    }
+    ref_conv2d(&ConvShape { co: c, ..*s }, input, &full, b)
+}
+
+fn assert_close(got: &[f32], want: &Expected, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &(v, mag))) in got.iter().zip(want).enumerate() {
+        let tol = 1e-6 * (mag + 1.0);
+        assert!(
+            (g as f64 - v).abs() <= tol,
+            "{what}: element {i}: got {g}, want {v} (tolerance {tol:e})"
+        );
+    }
+}
+
+macro_rules! conv_case {
+    ($h:literal, $w:literal, $ci:literal, $ho:literal, $wo:literal, $co:literal,
+     $kh:literal, $kw:literal, $sh:literal, $sw:literal, $pt:literal, $pl:literal, $act:ident) => {{
+        let s = ConvShape {
+            h: $h, w: $w, ci: $ci, ho: $ho, wo: $wo, co: $co, kh: $kh, kw: $kw,
+            sh: $sh, sw: $sw, pt: $pt, pl: $pl, act: $act,
+        };
+        let mut rng = Rng::new(($h * 1009 + $w * 101 + $ci * 13 + $co * 7 + $kh) as u64);
+        let input = rng.vec($h * $w * $ci);
+        // Scale weights up so that ReLU6 actually clips some outputs.
+        let weights: Vec<f32> = rng.vec($kh * $kw * $ci * $co).iter().map(|v| v * 3.0).collect();
+        let bias = rng.vec($co);
+        // NaN-filled: every element must be overwritten.
+        let mut out = vec![f32::NAN; $ho * $wo * $co];
+        conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+            &input, &weights, &bias, &mut out,
+        );
+        assert_close(&out, &ref_conv2d(&s, &input, &weights, &bias), &std::format!("conv2d {s:?}"));
+    }};
+}
+
+macro_rules! depthwise_case {
+    ($h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal,
+     $kh:literal, $kw:literal, $sh:literal, $sw:literal, $pt:literal, $pl:literal, $act:ident) => {{
+        let s = ConvShape {
+            h: $h, w: $w, ci: $c, ho: $ho, wo: $wo, co: $c, kh: $kh, kw: $kw,
+            sh: $sh, sw: $sw, pt: $pt, pl: $pl, act: $act,
+        };
+        let mut rng = Rng::new(($h * 1013 + $w * 103 + $c * 11 + $kw) as u64);
+        let input = rng.vec($h * $w * $c);
+        let weights: Vec<f32> = rng.vec($kh * $kw * $c).iter().map(|v| v * 4.0).collect();
+        let bias = rng.vec($c);
+        let mut out = vec![f32::NAN; $ho * $wo * $c];
+        depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+            &input, &weights, &bias, &mut out,
+        );
+        assert_close(&out, &ref_depthwise(&s, &input, &weights, &bias), &std::format!("depthwise {s:?}"));
+    }};
+}
+
+#[test]
+fn conv2d_matches_reference() {
+    // TF SAME, stride 2, even input: PT = PL = 0, one implied row/column of
+    // padding at the bottom/right.
+    conv_case!(8, 8, 3, 4, 4, 4, 3, 3, 2, 2, 0, 0, ACT_RELU6);
+    // MobileNet stem shape (scaled down).
+    conv_case!(16, 16, 3, 8, 8, 8, 3, 3, 2, 2, 0, 0, ACT_RELU);
+    // Symmetric padding 1, stride 1, non-square.
+    conv_case!(5, 7, 2, 5, 7, 3, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    // VALID.
+    conv_case!(6, 5, 4, 4, 3, 2, 3, 3, 1, 1, 0, 0, ACT_RELU);
+    // PyTorch-style stride 2, padding 1 on an odd input.
+    conv_case!(7, 7, 3, 4, 4, 5, 3, 3, 2, 2, 1, 1, ACT_RELU6);
+    // Asymmetric: different strides, kernel sizes and paddings per axis.
+    conv_case!(7, 6, 3, 4, 6, 2, 3, 5, 2, 1, 1, 2, ACT_NONE);
+    // Tiny: a single pixel and channel, everything else is padding.
+    conv_case!(1, 1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    // Padding larger than the input: some windows see a single input row.
+    conv_case!(2, 3, 2, 4, 5, 3, 3, 3, 1, 1, 2, 2, ACT_NONE);
+    // Padding so large that some windows miss the input entirely.
+    conv_case!(2, 2, 1, 3, 3, 2, 2, 2, 2, 2, 2, 2, ACT_RELU);
+    // 1x1 kernel with stride 2 (a strided projection).
+    conv_case!(6, 4, 5, 3, 2, 3, 1, 1, 2, 2, 0, 0, ACT_NONE);
+    // Kernel as large as the input (a dense layer in disguise).
+    conv_case!(3, 3, 2, 1, 1, 4, 3, 3, 1, 1, 0, 0, ACT_RELU);
+}
+
+#[test]
+fn depthwise_matches_reference() {
+    // TF SAME stride 2 on an even input: bottom/right pad 1 only.
+    depthwise_case!(8, 8, 5, 4, 4, 3, 3, 2, 2, 0, 0, ACT_RELU6);
+    // Stride 1, padding 1, non-square.
+    depthwise_case!(7, 5, 3, 7, 5, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    // Single channel.
+    depthwise_case!(6, 6, 1, 3, 3, 3, 3, 2, 2, 1, 1, ACT_NONE);
+    // PyTorch stride 2 pad 1 on an odd input.
+    depthwise_case!(9, 9, 4, 5, 5, 3, 3, 2, 2, 1, 1, ACT_RELU6);
+    // Non-square kernel and asymmetric padding/strides.
+    depthwise_case!(5, 8, 2, 3, 8, 3, 1, 2, 1, 1, 0, ACT_NONE);
+    depthwise_case!(4, 6, 3, 4, 3, 5, 3, 1, 2, 2, 1, ACT_NONE);
+    // Tiny.
+    depthwise_case!(1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    // VALID 5x5.
+    depthwise_case!(7, 7, 2, 3, 3, 5, 5, 1, 1, 0, 0, ACT_NONE);
+}
+
+macro_rules! pointwise_case {
+    ($hw:literal, $ci:literal, $co:literal, $act:ident) => {{
+        let s = ConvShape {
+            h: $hw, w: 1, ci: $ci, ho: $hw, wo: 1, co: $co, kh: 1, kw: 1,
+            sh: 1, sw: 1, pt: 0, pl: 0, act: $act,
+        };
+        let mut rng = Rng::new(($hw * 31 + $ci * 7 + $co) as u64);
+        let input = rng.vec($hw * $ci);
+        let weights: Vec<f32> = rng.vec($ci * $co).iter().map(|v| v * 3.0).collect();
+        let bias = rng.vec($co);
+        let mut out = vec![f32::NAN; $hw * $co];
+        pointwise::<$hw, $ci, $co, { $act }>(&input, &weights, &bias, &mut out);
+        assert_close(&out, &ref_conv2d(&s, &input, &weights, &bias), &std::format!("pointwise {s:?}"));
+    }};
+}
+
+#[test]
+fn pointwise_matches_reference() {
+    pointwise_case!(1, 1, 1, ACT_NONE);
+    pointwise_case!(12, 7, 5, ACT_RELU6);
+    pointwise_case!(4, 32, 3, ACT_RELU);
+    pointwise_case!(9, 3, 17, ACT_NONE);
+    pointwise_case!(5, 1, 4, ACT_RELU);
+}
+
+macro_rules! fc_case {
+    ($in:literal, $out:literal, $act:ident) => {{
+        let s = ConvShape {
+            h: 1, w: 1, ci: $in, ho: 1, wo: 1, co: $out, kh: 1, kw: 1,
+            sh: 1, sw: 1, pt: 0, pl: 0, act: $act,
+        };
+        let mut rng = Rng::new(($in * 37 + $out) as u64);
+        let input = rng.vec($in);
+        let weights: Vec<f32> = rng.vec($in * $out).iter().map(|v| v * 2.0).collect();
+        let bias = rng.vec($out);
+        let mut out = vec![f32::NAN; $out];
+        fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out);
+        assert_close(&out, &ref_conv2d(&s, &input, &weights, &bias), &std::format!("fc {s:?}"));
+        // A fully connected layer is a pointwise convolution of one pixel.
+        let mut pw = vec![f32::NAN; $out];
+        pointwise::<1, $in, $out, { $act }>(&input, &weights, &bias, &mut pw);
+        assert_eq!(out, pw);
+    }};
+}
+
+#[test]
+fn fully_connected_matches_reference() {
+    fc_case!(1, 1, ACT_NONE);
+    fc_case!(16, 10, ACT_NONE);
+    fc_case!(3, 40, ACT_RELU);
+    fc_case!(64, 7, ACT_RELU6);
+}
+
+/// Average pooling as a depthwise convolution with constant weights.
+fn ref_avgpool(s: &ConvShape, input: &[f32]) -> Expected {
+    let w = vec![1.0 / (s.kh * s.kw) as f32; s.kh * s.kw * s.ci];
+    ref_depthwise(s, input, &w, &vec![0.0; s.ci])
+}
+
+macro_rules! avgpool_case {
+    ($h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal,
+     $kh:literal, $kw:literal, $sh:literal, $sw:literal) => {{
+        let s = ConvShape {
+            h: $h, w: $w, ci: $c, ho: $ho, wo: $wo, co: $c, kh: $kh, kw: $kw,
+            sh: $sh, sw: $sw, pt: 0, pl: 0, act: ACT_NONE,
+        };
+        let input = Rng::new(($h * 7 + $w * 3 + $c) as u64).vec($h * $w * $c);
+        let mut out = vec![f32::NAN; $ho * $wo * $c];
+        avgpool::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw>(&input, &mut out);
+        assert_close(&out, &ref_avgpool(&s, &input), &std::format!("avgpool {s:?}"));
+    }};
+}
+
+#[test]
+fn avgpool_matches_reference() {
+    // MobileNet v1 head: 7x7 window over a 7x7 map.
+    avgpool_case!(7, 7, 6, 1, 1, 7, 7, 1, 1);
+    // 2x2 stride 2, non-square input.
+    avgpool_case!(4, 6, 3, 2, 3, 2, 2, 2, 2);
+    // Overlapping windows; the last input row/column is not covered.
+    avgpool_case!(6, 6, 2, 2, 4, 3, 3, 2, 1);
+    // Non-square window and strides.
+    avgpool_case!(4, 5, 1, 2, 3, 2, 3, 2, 1);
+}
+
+#[test]
+fn global_avgpool_matches_reference() {
+    fn case<const HW: usize, const C: usize>() {
+        let s = ConvShape {
+            h: HW,
+            w: 1,
+            ci: C,
+            ho: 1,
+            wo: 1,
+            co: C,
+            kh: HW,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            pt: 0,
+            pl: 0,
+            act: ACT_NONE,
+        };
+        let input = Rng::new((HW * 5 + C) as u64).vec(HW * C);
+        let mut out = vec![f32::NAN; C];
+        global_avgpool::<HW, C>(&input, &mut out);
+        assert_close(&out, &ref_avgpool(&s, &input), "global_avgpool");
+    }
+    case::<1, 1>();
+    case::<49, 8>();
+    case::<16, 3>();
+    case::<5, 1>();
+}
+
+#[test]
+fn softmax_matches_reference() {
+    fn case<const N: usize>(x: &[f32]) {
+        let max = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+        let exps: Vec<f64> = x.iter().map(|&v| (v as f64 - max).exp()).collect();
+        let total: f64 = exps.iter().sum();
+        let mut got = x.to_vec();
+        softmax::<N>(&mut got);
+        let sum: f32 = got.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "softmax sums to {sum}");
+        for (g, e) in got.iter().zip(&exps) {
+            let want = e / total;
+            assert!((*g as f64 - want).abs() <= 1e-5 * want + 1e-12, "softmax: got {g}, want {want}");
+        }
+    }
+    case::<1>(&[3.0]);
+    case::<4>(&[1.0, 2.0, 3.0, 4.0]);
+    // Large logits would overflow exp without the max subtraction.
+    case::<3>(&[1000.0, 1001.0, 999.0]);
+    case::<3>(&[-1000.0, -1001.0, -999.0]);
+    let mut rng = Rng::new(42);
+    let x: Vec<f32> = rng.vec(1000).iter().map(|v| v * 30.0).collect();
+    case::<1000>(&x);
+    softmax::<0>(&mut []);
+    let mut uniform = [5.0f32; 4];
+    softmax::<4>(&mut uniform);
+    assert_eq!(uniform, [0.25; 4]);
+}
+
+#[test]
+fn scalar_variant_is_the_active_one() {
+    assert_eq!(active_isa(), Isa::Scalar);
+    assert_eq!(active_isa().name(), "scalar");
+    let input = Rng::new(9).vec(5 * 5 * 2);
+    let weights = Rng::new(10).vec(3 * 3 * 2 * 3);
+    let bias = Rng::new(11).vec(3);
+    let mut a = [0.0; 3 * 3 * 3];
+    let mut b = [1.0; 3 * 3 * 3];
+    conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut a);
+    scalar::conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut b);
+    assert_eq!(a, b);
+}
+
+#[test]
+fn zero_sized_dimensions_are_no_ops() {
+    conv2d::<2, 2, 1, 0, 0, 3, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[0.0; 3], &[0.0; 3], &mut []);
+    conv2d::<2, 2, 1, 2, 2, 0, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[], &[], &mut []);
+    depthwise::<2, 2, 0, 2, 2, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[], &[], &[], &mut []);
+    let mut out = [f32::NAN; 6];
+    pointwise::<2, 0, 3, ACT_RELU>(&[], &[], &[1.0, -1.0, 7.0], &mut out);
+    assert_eq!(out, [1.0, 0.0, 7.0, 1.0, 0.0, 7.0]);
+    fully_connected::<3, 0, ACT_NONE>(&[1.0; 3], &[], &[], &mut []);
+    global_avgpool::<4, 0>(&[], &mut []);
+}
+
+#[test]
+#[should_panic(expected = "conv2d: `weights` has 10 elements but the layer shape requires 12")]
+fn conv2d_rejects_wrong_weight_length() {
+    conv2d::<2, 2, 1, 2, 2, 3, 2, 2, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[0.0; 10], &[0.0; 3], &mut [0.0; 12]);
+}
+
+#[test]
+#[should_panic(expected = "depthwise: `out` has")]
+fn depthwise_rejects_wrong_out_length() {
+    depthwise::<2, 2, 1, 2, 2, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[0.0; 1], &[0.0; 1], &mut [0.0; 3]);
+}
+
+#[test]
+#[should_panic(expected = "fully_connected: `input` has")]
+fn fc_rejects_wrong_input_length() {
+    fully_connected::<3, 2, ACT_NONE>(&[0.0; 2], &[0.0; 6], &[0.0; 2], &mut [0.0; 2]);
+}
+
+#[test]
+#[should_panic(expected = "softmax: `x` has 2 elements")]
+fn softmax_rejects_wrong_length() {
+    softmax::<3>(&mut [0.0; 2]);
+}
