@@ -4,10 +4,13 @@
 //! The proc-macro (`mobilenet-macros`), the `mobilenet` CLI and build scripts are thin shells
 //! over this crate.
 
+pub mod build;
+pub mod codegen;
 pub mod diag;
 pub mod model;
 pub mod report;
 pub mod spec;
+pub mod weights;
 
 pub use diag::{Diagnostic, Diagnostics, SourceFile};
 pub use model::{analyze, Layer, Network, Op, Shape};

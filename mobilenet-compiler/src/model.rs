@@ -170,6 +170,10 @@ pub struct Layer {
     /// Byte span of that table in the spec, for diagnostics.
     #[serde(skip)]
     pub span: Range<usize>,
+    /// Byte span of the layer's `name` value (or its `type` when unnamed), where errors about
+    /// this layer's weights point.
+    #[serde(skip)]
+    pub name_span: Range<usize>,
     pub op: Op,
     pub input: Shape,
     pub output: Shape,
@@ -837,6 +841,7 @@ impl Analyzer<'_> {
                     block: name.to_string(),
                     spec_index: ls.index,
                     span,
+                    name_span: name_span(ls),
                     op,
                     input: inp,
                     output: out,
@@ -890,6 +895,7 @@ impl Analyzer<'_> {
                     block: name.to_string(),
                     spec_index: ls.index,
                     span,
+                    name_span: name_span(ls),
                     op: Op::Fc {
                         inputs,
                         outputs,
@@ -928,6 +934,7 @@ impl Analyzer<'_> {
                     block: name.to_string(),
                     spec_index: ls.index,
                     span,
+                    name_span: name_span(ls),
                     op: Op::Softmax,
                     input: inp,
                     output: inp,
@@ -1030,6 +1037,7 @@ impl Analyzer<'_> {
             block: block.to_string(),
             spec_index: ls.index,
             span: ls.span.clone(),
+            name_span: name_span(ls),
             op: Op::Conv(conv),
             input: inp,
             output: out,
@@ -1156,6 +1164,12 @@ impl Analyzer<'_> {
         }
         t
     }
+}
+
+fn name_span(ls: &LayerSpec) -> Range<usize> {
+    ls.name
+        .as_ref()
+        .map_or(ls.kind.span.clone(), |n| n.span.clone())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -83,6 +83,8 @@
 
 #![no_std]
 #![warn(missing_docs)]
+// Any future `unsafe` (SIMD kernels) must justify itself in a `// SAFETY:` comment.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -90,9 +92,13 @@ extern crate alloc;
 extern crate std;
 
 pub mod kernels;
+pub mod load;
 mod math;
 pub mod pack;
 pub mod safetensors;
+mod support;
+
+pub use support::{arena, Aligned, LayerInfo};
 
 /// Activation code: identity, `act(x) = x`.
 pub const ACT_NONE: u8 = 0;
@@ -114,6 +120,8 @@ pub fn activate<const ACT: u8>(x: f32) -> f32 {
             "unknown activation code: expected ACT_NONE (0), ACT_RELU (1) or ACT_RELU6 (2)"
         )
     };
+    // `max`/`min` rather than `clamp`: both ReLUs then map NaN to 0.
+    #[allow(clippy::manual_clamp)]
     match ACT {
         ACT_RELU => x.max(0.0),
         ACT_RELU6 => x.max(0.0).min(6.0),
@@ -135,5 +143,7 @@ mod tests {
         assert_eq!(activate::<ACT_RELU6>(3.0), 3.0);
         assert_eq!(activate::<ACT_RELU6>(7.0), 6.0);
         assert!(activate::<ACT_NONE>(f32::NAN).is_nan());
+        assert_eq!(activate::<ACT_RELU>(f32::NAN), 0.0);
+        assert_eq!(activate::<ACT_RELU6>(f32::NAN), 0.0);
     }
 }

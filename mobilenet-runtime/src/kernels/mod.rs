@@ -6,7 +6,9 @@
 //! contains no `unsafe` and is written so that the compiler can vectorize
 //! its innermost loops (they run over contiguous output channels). SIMD
 //! variants are meant to sit beside it as sibling modules exposing the same
-//! signatures, with the selection made here.
+//! signatures, with the selection made here. Every variant validates its
+//! slice lengths on entry (through one shared helper, so all variants fail
+//! with the same message), which keeps the functions here pure forwarders.
 //!
 //! See the [crate documentation](crate) for tensor layouts, padding rules and
 //! the shared kernel contract.

@@ -69,8 +69,9 @@ pub fn conv2d<
         for (ox, acc) in out_row.chunks_exact_mut(CO).enumerate() {
             let (kx_lo, kx_hi) = valid_taps(ox * SW, KW, PL, W);
             acc.copy_from_slice(bias);
-            let taps_x = if kx_lo < kx_hi { ky_lo..ky_hi } else { 0..0 };
-            for ky in taps_x {
+            // Kernel rows inside the input; none if no column is.
+            let rows = if kx_lo < kx_hi { ky_lo..ky_hi } else { 0..0 };
+            for ky in rows {
                 let iy = oy * SH + ky - PT;
                 let ix = ox * SW + kx_lo - PL;
                 // The taps kx_lo..kx_hi read consecutive input pixels, and
@@ -124,8 +125,9 @@ pub fn depthwise<
         for (ox, acc) in out_row.chunks_exact_mut(C).enumerate() {
             let (kx_lo, kx_hi) = valid_taps(ox * SW, KW, PL, W);
             acc.copy_from_slice(bias);
-            let taps_x = if kx_lo < kx_hi { ky_lo..ky_hi } else { 0..0 };
-            for ky in taps_x {
+            // Kernel rows inside the input; none if no column is.
+            let rows = if kx_lo < kx_hi { ky_lo..ky_hi } else { 0..0 };
+            for ky in rows {
                 let iy = oy * SH + ky - PT;
                 let ix = ox * SW + kx_lo - PL;
                 let run = (kx_hi - kx_lo) * C;
@@ -235,7 +237,12 @@ pub fn avgpool<
 
 /// Scalar [`kernels::global_avgpool`](super::global_avgpool).
 pub fn global_avgpool<const HW: usize, const C: usize>(input: &[f32], out: &mut [f32]) {
-    const { assert!(HW > 0, "global_avgpool: the input must have at least one pixel") };
+    const {
+        assert!(
+            HW > 0,
+            "global_avgpool: the input must have at least one pixel"
+        )
+    };
     check_len("global_avgpool", "input", input.len(), HW * C);
     check_len("global_avgpool", "out", out.len(), C);
     if C == 0 {

@@ -124,20 +124,39 @@ macro_rules! conv_case {
     ($h:literal, $w:literal, $ci:literal, $ho:literal, $wo:literal, $co:literal,
      $kh:literal, $kw:literal, $sh:literal, $sw:literal, $pt:literal, $pl:literal, $act:ident) => {{
         let s = ConvShape {
-            h: $h, w: $w, ci: $ci, ho: $ho, wo: $wo, co: $co, kh: $kh, kw: $kw,
-            sh: $sh, sw: $sw, pt: $pt, pl: $pl, act: $act,
+            h: $h,
+            w: $w,
+            ci: $ci,
+            ho: $ho,
+            wo: $wo,
+            co: $co,
+            kh: $kh,
+            kw: $kw,
+            sh: $sh,
+            sw: $sw,
+            pt: $pt,
+            pl: $pl,
+            act: $act,
         };
         let mut rng = Rng::new(($h * 1009 + $w * 101 + $ci * 13 + $co * 7 + $kh) as u64);
         let input = rng.vec($h * $w * $ci);
         // Scale weights up so that ReLU6 actually clips some outputs.
-        let weights: Vec<f32> = rng.vec($kh * $kw * $ci * $co).iter().map(|v| v * 3.0).collect();
+        let weights: Vec<f32> = rng
+            .vec($kh * $kw * $ci * $co)
+            .iter()
+            .map(|v| v * 3.0)
+            .collect();
         let bias = rng.vec($co);
         // NaN-filled: every element must be overwritten.
         let mut out = vec![f32::NAN; $ho * $wo * $co];
         conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
             &input, &weights, &bias, &mut out,
         );
-        assert_close(&out, &ref_conv2d(&s, &input, &weights, &bias), &std::format!("conv2d {s:?}"));
+        assert_close(
+            &out,
+            &ref_conv2d(&s, &input, &weights, &bias),
+            &std::format!("conv2d {s:?}"),
+        );
     }};
 }
 
@@ -145,8 +164,19 @@ macro_rules! depthwise_case {
     ($h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal,
      $kh:literal, $kw:literal, $sh:literal, $sw:literal, $pt:literal, $pl:literal, $act:ident) => {{
         let s = ConvShape {
-            h: $h, w: $w, ci: $c, ho: $ho, wo: $wo, co: $c, kh: $kh, kw: $kw,
-            sh: $sh, sw: $sw, pt: $pt, pl: $pl, act: $act,
+            h: $h,
+            w: $w,
+            ci: $c,
+            ho: $ho,
+            wo: $wo,
+            co: $c,
+            kh: $kh,
+            kw: $kw,
+            sh: $sh,
+            sw: $sw,
+            pt: $pt,
+            pl: $pl,
+            act: $act,
         };
         let mut rng = Rng::new(($h * 1013 + $w * 103 + $c * 11 + $kw) as u64);
         let input = rng.vec($h * $w * $c);
@@ -156,7 +186,11 @@ macro_rules! depthwise_case {
         depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
             &input, &weights, &bias, &mut out,
         );
-        assert_close(&out, &ref_depthwise(&s, &input, &weights, &bias), &std::format!("depthwise {s:?}"));
+        assert_close(
+            &out,
+            &ref_depthwise(&s, &input, &weights, &bias),
+            &std::format!("depthwise {s:?}"),
+        );
     }};
 }
 
@@ -209,8 +243,19 @@ fn depthwise_matches_reference() {
 macro_rules! pointwise_case {
     ($hw:literal, $ci:literal, $co:literal, $act:ident) => {{
         let s = ConvShape {
-            h: $hw, w: 1, ci: $ci, ho: $hw, wo: 1, co: $co, kh: 1, kw: 1,
-            sh: 1, sw: 1, pt: 0, pl: 0, act: $act,
+            h: $hw,
+            w: 1,
+            ci: $ci,
+            ho: $hw,
+            wo: 1,
+            co: $co,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            pt: 0,
+            pl: 0,
+            act: $act,
         };
         let mut rng = Rng::new(($hw * 31 + $ci * 7 + $co) as u64);
         let input = rng.vec($hw * $ci);
@@ -218,7 +263,11 @@ macro_rules! pointwise_case {
         let bias = rng.vec($co);
         let mut out = vec![f32::NAN; $hw * $co];
         pointwise::<$hw, $ci, $co, { $act }>(&input, &weights, &bias, &mut out);
-        assert_close(&out, &ref_conv2d(&s, &input, &weights, &bias), &std::format!("pointwise {s:?}"));
+        assert_close(
+            &out,
+            &ref_conv2d(&s, &input, &weights, &bias),
+            &std::format!("pointwise {s:?}"),
+        );
     }};
 }
 
@@ -234,8 +283,19 @@ fn pointwise_matches_reference() {
 macro_rules! fc_case {
     ($in:literal, $out:literal, $act:ident) => {{
         let s = ConvShape {
-            h: 1, w: 1, ci: $in, ho: 1, wo: 1, co: $out, kh: 1, kw: 1,
-            sh: 1, sw: 1, pt: 0, pl: 0, act: $act,
+            h: 1,
+            w: 1,
+            ci: $in,
+            ho: 1,
+            wo: 1,
+            co: $out,
+            kh: 1,
+            kw: 1,
+            sh: 1,
+            sw: 1,
+            pt: 0,
+            pl: 0,
+            act: $act,
         };
         let mut rng = Rng::new(($in * 37 + $out) as u64);
         let input = rng.vec($in);
@@ -243,7 +303,11 @@ macro_rules! fc_case {
         let bias = rng.vec($out);
         let mut out = vec![f32::NAN; $out];
         fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out);
-        assert_close(&out, &ref_conv2d(&s, &input, &weights, &bias), &std::format!("fc {s:?}"));
+        assert_close(
+            &out,
+            &ref_conv2d(&s, &input, &weights, &bias),
+            &std::format!("fc {s:?}"),
+        );
         // A fully connected layer is a pointwise convolution of one pixel.
         let mut pw = vec![f32::NAN; $out];
         pointwise::<1, $in, $out, { $act }>(&input, &weights, &bias, &mut pw);
@@ -269,13 +333,28 @@ macro_rules! avgpool_case {
     ($h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal,
      $kh:literal, $kw:literal, $sh:literal, $sw:literal) => {{
         let s = ConvShape {
-            h: $h, w: $w, ci: $c, ho: $ho, wo: $wo, co: $c, kh: $kh, kw: $kw,
-            sh: $sh, sw: $sw, pt: 0, pl: 0, act: ACT_NONE,
+            h: $h,
+            w: $w,
+            ci: $c,
+            ho: $ho,
+            wo: $wo,
+            co: $c,
+            kh: $kh,
+            kw: $kw,
+            sh: $sh,
+            sw: $sw,
+            pt: 0,
+            pl: 0,
+            act: ACT_NONE,
         };
         let input = Rng::new(($h * 7 + $w * 3 + $c) as u64).vec($h * $w * $c);
         let mut out = vec![f32::NAN; $ho * $wo * $c];
         avgpool::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw>(&input, &mut out);
-        assert_close(&out, &ref_avgpool(&s, &input), &std::format!("avgpool {s:?}"));
+        assert_close(
+            &out,
+            &ref_avgpool(&s, &input),
+            &std::format!("avgpool {s:?}"),
+        );
     }};
 }
 
@@ -332,7 +411,10 @@ fn softmax_matches_reference() {
         assert!((sum - 1.0).abs() < 1e-5, "softmax sums to {sum}");
         for (g, e) in got.iter().zip(&exps) {
             let want = e / total;
-            assert!((*g as f64 - want).abs() <= 1e-5 * want + 1e-12, "softmax: got {g}, want {want}");
+            assert!(
+                (*g as f64 - want).abs() <= 1e-5 * want + 1e-12,
+                "softmax: got {g}, want {want}"
+            );
         }
     }
     case::<1>(&[3.0]);
@@ -365,7 +447,12 @@ fn scalar_variant_is_the_active_one() {
 
 #[test]
 fn zero_sized_dimensions_are_no_ops() {
-    conv2d::<2, 2, 1, 0, 0, 3, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[0.0; 3], &[0.0; 3], &mut []);
+    conv2d::<2, 2, 1, 0, 0, 3, 1, 1, 1, 1, 0, 0, ACT_NONE>(
+        &[0.0; 4],
+        &[0.0; 3],
+        &[0.0; 3],
+        &mut [],
+    );
     conv2d::<2, 2, 1, 2, 2, 0, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[], &[], &mut []);
     depthwise::<2, 2, 0, 2, 2, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[], &[], &[], &mut []);
     let mut out = [f32::NAN; 6];
@@ -378,13 +465,23 @@ fn zero_sized_dimensions_are_no_ops() {
 #[test]
 #[should_panic(expected = "conv2d: `weights` has 10 elements but the layer shape requires 12")]
 fn conv2d_rejects_wrong_weight_length() {
-    conv2d::<2, 2, 1, 2, 2, 3, 2, 2, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[0.0; 10], &[0.0; 3], &mut [0.0; 12]);
+    conv2d::<2, 2, 1, 2, 2, 3, 2, 2, 1, 1, 0, 0, ACT_NONE>(
+        &[0.0; 4],
+        &[0.0; 10],
+        &[0.0; 3],
+        &mut [0.0; 12],
+    );
 }
 
 #[test]
 #[should_panic(expected = "depthwise: `out` has")]
 fn depthwise_rejects_wrong_out_length() {
-    depthwise::<2, 2, 1, 2, 2, 1, 1, 1, 1, 0, 0, ACT_NONE>(&[0.0; 4], &[0.0; 1], &[0.0; 1], &mut [0.0; 3]);
+    depthwise::<2, 2, 1, 2, 2, 1, 1, 1, 1, 0, 0, ACT_NONE>(
+        &[0.0; 4],
+        &[0.0; 1],
+        &[0.0; 1],
+        &mut [0.0; 3],
+    );
 }
 
 #[test]

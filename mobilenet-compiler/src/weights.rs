@@ -1,0 +1,196 @@
+//! Weights files (safetensors): checking one against a network, and making deterministic random
+//! weights for tests, fixtures and benchmarks.
+
+use std::collections::HashMap;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
+use crate::model::{Layout, Network, Role};
+use crate::spec::Naming;
+
+/// Tensors a weights file may hold that the network does not use and that are ignored
+/// silently: PyTorch's BatchNorm step counter.
+pub fn is_ignorable(naming: Naming, name: &str) -> bool {
+    naming == Naming::Pytorch && name.ends_with(".num_batches_tracked")
+}
+
+/// Check a safetensors file against the network: every tensor the spec needs is present, f32,
+/// of the right shape; nothing unexpected is there. Every problem is collected; errors point at
+/// the spec layer that needs the tensor and name the weights file.
+pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let file = &net.spec_path;
+    let st = match SafeTensors::deserialize(bytes) {
+        Ok(st) => st,
+        Err(e) => {
+            diags.push(
+                Diagnostic::error(weights_path, 0..0, format!("`{weights_path}` is not a readable safetensors file: {e}"))
+                    .with_help("the file may be truncated; regenerate it, e.g. with `safetensors.torch.save_file(model.state_dict(), path)` or `mobilenet import`"),
+            );
+            return Err(diags);
+        }
+    };
+    let present: HashMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
+    let mut expected_names: Vec<&str> = Vec::new();
+    for (layer, t) in net.tensors() {
+        expected_names.push(&t.name);
+        match present.get(&t.name) {
+            None => {
+                let mut near: Vec<&str> = present.keys().map(String::as_str).collect();
+                near.sort();
+                let hint = match did_you_mean(&t.name, &near) {
+                    Some(n) => format!("the file has `{n}`; is the spec's `naming` (or the layer name) right?"),
+                    None => format!(
+                        "layer `{}` needs a tensor `{}` of shape {:?}; check the layer's `name` and the spec's `naming` ({:?})",
+                        layer.name, t.name, t.shape, net.naming
+                    ),
+                };
+                diags.push(
+                    Diagnostic::error(file, layer.name_span.clone(), format!("weights file `{weights_path}` has no tensor `{}` (needed by layer `{}`)", t.name, layer.name))
+                        .with_label("this layer needs it")
+                        .with_help(hint),
+                );
+            }
+            Some(view) => {
+                if view.dtype() != Dtype::F32 {
+                    diags.push(
+                        Diagnostic::error(
+                            file,
+                            layer.name_span.clone(),
+                            format!(
+                                "tensor `{}` in `{weights_path}` is {:?}, expected F32",
+                                t.name,
+                                view.dtype()
+                            ),
+                        )
+                        .with_label("this layer needs f32 weights")
+                        .with_help(
+                            "convert the weights to float32 before saving (e.g. `model.float()`)",
+                        ),
+                    );
+                } else if view.shape() != t.shape.as_slice() {
+                    let layout = match t.layout {
+                        Layout::Oihw => " (PyTorch OIHW)",
+                        Layout::Ochw1 => " (PyTorch depthwise [C, 1, KH, KW])",
+                        Layout::Hwio => " (TF HWIO)",
+                        Layout::Hwc1 => " (TF depthwise [KH, KW, C, 1])",
+                        Layout::OutIn => " (PyTorch [out, in])",
+                        Layout::Vector => "",
+                    };
+                    diags.push(
+                        Diagnostic::error(
+                            file,
+                            layer.name_span.clone(),
+                            format!("tensor `{}` in `{weights_path}` has shape {:?}, layer `{}` needs {:?}{layout}", t.name, view.shape(), layer.name, t.shape),
+                        )
+                        .with_label("shape fixed by this layer")
+                        .with_help("the spec and the weights disagree: check `channels`, `kernel`, `alpha` and the input size of this layer"),
+                    );
+                }
+            }
+        }
+    }
+    let mut extra: Vec<&String> = present
+        .keys()
+        .filter(|n| !expected_names.contains(&n.as_str()) && !is_ignorable(net.naming, n))
+        .collect();
+    extra.sort();
+    for name in extra {
+        let hint = match did_you_mean(name, &expected_names) {
+            Some(n) => format!("the spec expects `{n}`; rename the tensor or the layer"),
+            None => {
+                "remove it from the file, or add the layer it belongs to to the spec".to_string()
+            }
+        };
+        diags.push(
+            Diagnostic::error(file, 0..0, format!("weights file `{weights_path}` has a tensor `{name}` that no layer of the spec uses"))
+                .with_label("unexpected tensor")
+                .with_help(hint),
+        );
+    }
+    if diags.has_errors() {
+        Err(diags)
+    } else {
+        Ok(())
+    }
+}
+
+/// splitmix64: a tiny, well-mixed deterministic generator (Steele, Lea, Flood 2014).
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        let u = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
+        lo + (hi - lo) * u
+    }
+}
+
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Deterministic random weights for every tensor of the network, as a safetensors file in the
+/// network's naming and layout. Conv and FC weights are He-uniform (bound sqrt(6 / fan_in)),
+/// biases and BN shifts small, BN scales and variances around 1, so activations stay in a sane
+/// range through the whole network. The same `seed` always gives the same bytes.
+pub fn random(net: &Network, seed: u64) -> Vec<u8> {
+    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (layer, t) in net.tensors() {
+        let mut rng = SplitMix(seed ^ fnv1a(&t.name));
+        let n = t.numel();
+        let fan_in = match &layer.op {
+            crate::model::Op::Conv(c) => match c.kind {
+                crate::model::ConvKind::Full => c.kh * c.kw * c.cin,
+                crate::model::ConvKind::Depthwise => c.kh * c.kw,
+            },
+            crate::model::Op::Fc { inputs, .. } => *inputs,
+            _ => 1,
+        };
+        let (lo, hi) = match t.role {
+            Role::Weight => {
+                let b = (6.0 / fan_in as f32).sqrt();
+                (-b, b)
+            }
+            Role::Bias | Role::BnBeta | Role::BnMean => (-0.1, 0.1),
+            Role::BnGamma | Role::BnVar => (0.5, 1.5),
+        };
+        let mut data = Vec::with_capacity(n * 4);
+        for _ in 0..n {
+            data.extend_from_slice(&rng.uniform(lo, hi).to_le_bytes());
+        }
+        tensors.push((t.name.clone(), t.shape.clone(), data));
+    }
+    let views: Vec<(String, TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            (
+                name.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), data)
+                    .expect("sizes match by construction"),
+            )
+        })
+        .collect();
+    // One metadata key only: safetensors keeps metadata in a HashMap, whose order (and so the
+    // file's bytes) would vary between runs with several keys.
+    let mut meta = HashMap::new();
+    meta.insert(
+        "generator".to_string(),
+        format!("mobilenet random-weights seed={seed} network={}", net.name),
+    );
+    safetensors::serialize(views, Some(meta)).expect("serializing in-memory tensors cannot fail")
+}

@@ -1,0 +1,97 @@
+//! Small items generated code relies on: the cost-table row type, the alignment wrapper for
+//! embedded weights, arena splitting, and the `alloc` gate.
+
+/// One row of a generated model's compile-time cost table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Layer name from the spec (`conv1`, `separable_conv2.depthwise`, ...).
+    pub name: &'static str,
+    /// Operation, e.g. `Conv DW 3x3 s2`.
+    pub op: &'static str,
+    /// Input shape `[h, w, c]`.
+    pub input: [usize; 3],
+    /// Output shape `[h, w, c]`.
+    pub output: [usize; 3],
+    /// Mult-Adds of the layer.
+    pub mult_adds: u64,
+    /// Weights of the layer (the paper's parameter count).
+    pub params: u64,
+}
+
+/// Aligns its content to 64 bytes: generated code embeds weight files as
+/// `&Aligned(*include_bytes!(...))`, so tensor data starts cache-line aligned relative to the
+/// file start.
+#[repr(C, align(64))]
+pub struct Aligned<T: ?Sized>(pub T);
+
+/// Splitting the scratch arena into a layer's input and output regions.
+pub mod arena {
+    /// Borrow `arena[in_off..in_off + in_len]` immutably and `arena[out_off..out_off + out_len]`
+    /// mutably. The memory plan guarantees the two regions are disjoint; generated code passes
+    /// constants, so this compiles to two pointer offsets.
+    ///
+    /// # Panics
+    ///
+    /// If the regions overlap or leave the arena (a bug in the memory plan).
+    #[inline(always)]
+    pub fn split(
+        arena: &mut [f32],
+        in_off: usize,
+        in_len: usize,
+        out_off: usize,
+        out_len: usize,
+    ) -> (&[f32], &mut [f32]) {
+        if in_off + in_len <= out_off {
+            let (lo, hi) = arena.split_at_mut(out_off);
+            (&lo[in_off..in_off + in_len], &mut hi[..out_len])
+        } else {
+            assert!(out_off + out_len <= in_off, "arena regions overlap");
+            let (lo, hi) = arena.split_at_mut(in_off);
+            (&hi[..in_len], &mut lo[out_off..out_off + out_len])
+        }
+    }
+}
+
+/// Expands to its input when the `alloc` feature is on, to nothing otherwise. Generated code
+/// wraps the heap-owning `Model` type in it, so the same generated module compiles for targets
+/// without an allocator (which use `load_into` and the free `forward` function).
+#[cfg(feature = "alloc")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __with_alloc {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands to its input when the `alloc` feature is on, to nothing otherwise.
+#[cfg(not(feature = "alloc"))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __with_alloc {
+    ($($t:tt)*) => {};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arena::split;
+
+    #[test]
+    fn split_both_orders() {
+        let mut a = [0.0f32; 10];
+        for (i, v) in a.iter_mut().enumerate() {
+            *v = i as f32;
+        }
+        let (x, y) = split(&mut a, 0, 3, 6, 4);
+        assert_eq!(x, &[0.0, 1.0, 2.0]);
+        y[0] = 60.0;
+        let (x, y) = split(&mut a, 6, 4, 0, 6);
+        assert_eq!(x[0], 60.0);
+        assert_eq!(y.len(), 6);
+    }
+
+    #[test]
+    #[should_panic(expected = "overlap")]
+    fn split_rejects_overlap() {
+        let mut a = [0.0f32; 10];
+        let _ = split(&mut a, 2, 4, 4, 4);
+    }
+}

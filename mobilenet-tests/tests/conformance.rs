@@ -1,0 +1,110 @@
+//! The generated forward pass against ONNX Runtime on the same weights and input
+//! (fixtures from scripts/make_fixtures.py). Tolerance: max abs error <= 1e-4 x max |reference|.
+
+use mobilenet_tests::{fixture, rel_max_err, top_k};
+
+mobilenet_macros::mobilenet!(
+    spec = "../specs/seed_cifar100.toml",
+    weights = "$OUT_DIR/seed.safetensors",
+    name = "seed"
+);
+mobilenet_macros::mobilenet!(
+    spec = "../specs/v1_alpha025_res128.toml",
+    weights = "$OUT_DIR/v1_a025_r128.safetensors",
+    name = "v1_a025_r128"
+);
+mobilenet_macros::mobilenet!(
+    spec = "specs/tfslim_a050_r96.toml",
+    weights = "$OUT_DIR/tfslim_a050_r96.safetensors",
+    name = "tfslim_a050_r96"
+);
+mobilenet_macros::mobilenet!(
+    spec = "specs/v1_a075_r128.toml",
+    weights = "$OUT_DIR/v1_a075_r128.safetensors",
+    name = "v1_a075_r128"
+);
+
+const TOL: f32 = 1e-4;
+
+macro_rules! conformance {
+    ($test:ident, $m:ident, $fixture:literal) => {
+        #[test]
+        fn $test() {
+            let fx = fixture($fixture);
+            let model = $m::Model::embedded();
+            let input: &[f32; $m::INPUT_LEN] =
+                fx.input.as_slice().try_into().expect("fixture input size");
+            let mut out = [0.0f32; $m::OUTPUT_LEN];
+            let mut scratch = $m::Model::new_scratch();
+            model.forward(input, &mut out, &mut scratch);
+            let err = rel_max_err(&out, &fx.output);
+            eprintln!("{}: relative max error {err:e}", $fixture);
+            assert!(err <= TOL, "{}: relative max error {err} > {TOL}", $fixture);
+            assert_eq!(top_k(&out, 5), top_k(&fx.output, 5), "top-5 differs");
+            // A second run on the same scratch gives the same answer (no state leaks between runs).
+            let mut again = [0.0f32; $m::OUTPUT_LEN];
+            model.forward(input, &mut again, &mut scratch);
+            assert_eq!(out, again);
+        }
+    };
+}
+
+conformance!(seed_cifar100_matches_onnxruntime, seed, "seed");
+conformance!(
+    v1_alpha025_res128_matches_onnxruntime,
+    v1_a025_r128,
+    "v1_a025_r128"
+);
+conformance!(
+    tfslim_same_relu6_matches_onnxruntime,
+    tfslim_a050_r96,
+    "tfslim_a050_r96"
+);
+conformance!(
+    v1_alpha075_res128_matches_onnxruntime,
+    v1_a075_r128,
+    "v1_a075_r128"
+);
+
+#[test]
+fn runtime_loading_matches_embedded() {
+    // from_safetensors on the same bytes packs exactly what embedded() packs.
+    let a = seed::Model::embedded();
+    let b = seed::Model::from_safetensors(&seed::EMBEDDED_WEIGHTS.0).unwrap();
+    assert_eq!(a.params(), b.params());
+}
+
+#[test]
+fn generated_constants() {
+    assert_eq!(seed::INPUT_SHAPE, [32, 32, 3]);
+    assert_eq!(seed::CLASSES, 100);
+    assert_eq!(seed::MULT_ADDS, 65_315_648);
+    assert_eq!(seed::PARAMS, 3_287_488);
+    assert_eq!(seed::LAYERS.len(), 29);
+    assert_eq!(seed::LAYERS[0].output, [34, 34, 32]);
+    assert_eq!(
+        seed::LAYERS.iter().map(|l| l.mult_adds).sum::<u64>(),
+        seed::MULT_ADDS
+    );
+    assert!(seed::REPORT.contains("| 1 | conv1 | Conv 3x3 s1 | 32x32x3 | 34x34x32 |"));
+    assert_eq!(tfslim_a050_r96::LABELS_OFFSET, 1);
+    assert_eq!(tfslim_a050_r96::CLASSES, 1001);
+}
+
+#[test]
+fn bad_weights_are_errors_naming_the_tensor() {
+    // Weights of another network: every mismatch is an error, never a panic or garbage.
+    let err = seed::Model::from_safetensors(&v1_a025_r128::EMBEDDED_WEIGHTS.0)
+        .err()
+        .expect("must fail");
+    let msg = err.to_string();
+    assert!(msg.contains("no layer of the spec uses"), "{msg}");
+    // A truncated file.
+    let bytes = &seed::EMBEDDED_WEIGHTS.0;
+    for cut in [0, 7, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        let err = seed::Model::from_safetensors(&bytes[..cut])
+            .err()
+            .expect("truncated must fail");
+        assert!(err.to_string().contains("safetensors"), "cut {cut}: {err}");
+    }
+}

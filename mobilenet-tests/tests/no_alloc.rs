@@ -1,0 +1,66 @@
+//! `forward` performs no heap allocation: a counting global allocator sees zero allocations
+//! (and deallocations) during forward passes, after loading.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Counting;
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts them.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+mobilenet_macros::mobilenet!(
+    spec = "../specs/seed_cifar100.toml",
+    weights = "$OUT_DIR/seed.safetensors",
+    name = "seed"
+);
+
+#[test]
+fn forward_allocates_nothing() {
+    let model = seed::Model::embedded();
+    let mut scratch = seed::Model::new_scratch();
+    let input = vec![0.5f32; seed::INPUT_LEN];
+    let input: &[f32; seed::INPUT_LEN] = input.as_slice().try_into().unwrap();
+    let mut out = [0.0f32; seed::OUTPUT_LEN];
+    // The counter works: loading allocates.
+    let before_load = ALLOCS.load(Ordering::SeqCst);
+    let again = seed::Model::embedded();
+    assert!(
+        ALLOCS.load(Ordering::SeqCst) > before_load,
+        "the counting allocator is not active"
+    );
+    drop(again);
+
+    let before = ALLOCS.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        model.forward(input, &mut out, &mut scratch);
+    }
+    let after = ALLOCS.load(Ordering::SeqCst);
+    assert_eq!(
+        after - before,
+        0,
+        "forward allocated {} times",
+        after - before
+    );
+    assert!(out.iter().all(|v| v.is_finite()));
+}
