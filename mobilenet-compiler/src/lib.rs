@@ -18,10 +18,14 @@ pub use model::{analyze, Layer, Network, Op, Shape};
 /// Parse and analyse a spec given its text. `path` is used in diagnostics only.
 pub fn compile_str(path: &str, text: &str) -> Result<Network, Diagnostics> {
     let (spec, diags) = spec::parse(path, text);
-    match spec {
+    let result = match spec {
         Some(spec) => analyze(&spec, diags),
         None => Err(diags),
-    }
+    };
+    result.map_err(|mut d| {
+        d.sort();
+        d
+    })
 }
 
 /// Read, parse and analyse a spec file.

@@ -649,7 +649,7 @@ pub fn group(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push('_');
         }
         out.push(ch);
@@ -1217,7 +1217,11 @@ pub fn plan_memory(layers: &[Layer]) -> MemoryPlan {
             None => Loc::Output,
             Some(k) => {
                 let len = arena_sizes[k];
-                let offset = if k % 2 == 0 { 0 } else { arena_len - len };
+                let offset = if k.is_multiple_of(2) {
+                    0
+                } else {
+                    arena_len - len
+                };
                 Loc::Arena {
                     offset,
                     len: layers[i].output.len(),

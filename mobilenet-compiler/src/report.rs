@@ -49,13 +49,13 @@ pub fn markdown(net: &Network) -> String {
     let _ = writeln!(o, "# {} — cost report\n", net.name);
     let _ = writeln!(
         o,
-        "Spec `{}`: input {}, {} classes, alpha {}, {} layers, weights named for {:?}.\n",
+        "Spec `{}`: input {}, {} classes, alpha {}, {} layers, weights named for {}.\n",
         net.spec_path,
         net.input,
         net.classes,
         net.alpha,
         net.layers.len(),
-        net.naming
+        net.naming.as_str()
     );
     let _ = writeln!(
         o,

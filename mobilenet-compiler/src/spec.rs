@@ -117,6 +117,15 @@ pub enum Naming {
     TfSlim,
 }
 
+impl Naming {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Naming::Pytorch => "pytorch",
+            Naming::TfSlim => "tf-slim",
+        }
+    }
+}
+
 /// The `[model]` table.
 #[derive(Debug, Clone)]
 pub struct ModelSpec {
@@ -957,9 +966,9 @@ fn parse_layer(
                 Some("`global = true` averages the whole feature map; `kernel = 2` is PyTorch's AvgPool2d(2)".into()),
             );
         }
-        if global && l.kernel.is_some() {
+        if let (true, Some(k)) = (global, &l.kernel) {
             cx.err(
-                l.kernel.as_ref().unwrap().span.clone(),
+                k.span.clone(),
                 "a global pool takes no `kernel`",
                 "conflicts with `global = true`",
                 Some("remove `kernel` (and `stride`), or set `global = false`".into()),

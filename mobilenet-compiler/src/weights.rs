@@ -33,44 +33,21 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
         }
     };
     let present: HashMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
+    let mut present_names: Vec<&str> = present.keys().map(String::as_str).collect();
+    present_names.sort();
     let mut expected_names: Vec<&str> = Vec::new();
-    for (layer, t) in net.tensors() {
-        expected_names.push(&t.name);
-        match present.get(&t.name) {
-            None => {
-                let mut near: Vec<&str> = present.keys().map(String::as_str).collect();
-                near.sort();
-                let hint = match did_you_mean(&t.name, &near) {
-                    Some(n) => format!("the file has `{n}`; is the spec's `naming` (or the layer name) right?"),
-                    None => format!(
-                        "layer `{}` needs a tensor `{}` of shape {:?}; check the layer's `name` and the spec's `naming` ({:?})",
-                        layer.name, t.name, t.shape, net.naming
-                    ),
-                };
-                diags.push(
-                    Diagnostic::error(file, layer.name_span.clone(), format!("weights file `{weights_path}` has no tensor `{}` (needed by layer `{}`)", t.name, layer.name))
-                        .with_label("this layer needs it")
-                        .with_help(hint),
-                );
-            }
-            Some(view) => {
-                if view.dtype() != Dtype::F32 {
-                    diags.push(
-                        Diagnostic::error(
-                            file,
-                            layer.name_span.clone(),
-                            format!(
-                                "tensor `{}` in `{weights_path}` is {:?}, expected F32",
-                                t.name,
-                                view.dtype()
-                            ),
-                        )
-                        .with_label("this layer needs f32 weights")
-                        .with_help(
-                            "convert the weights to float32 before saving (e.g. `model.float()`)",
-                        ),
-                    );
-                } else if view.shape() != t.shape.as_slice() {
+    // One diagnostic per layer, listing all of that layer's problems.
+    for layer in &net.layers {
+        let mut missing: Vec<&str> = Vec::new();
+        let mut wrong: Vec<String> = Vec::new();
+        for t in &layer.tensors {
+            expected_names.push(&t.name);
+            match present.get(&t.name) {
+                None => missing.push(&t.name),
+                Some(view) if view.dtype() != Dtype::F32 => {
+                    wrong.push(format!("`{}` is {:?}, expected F32 (convert the weights to float32, e.g. `model.float()`)", t.name, view.dtype()));
+                }
+                Some(view) if view.shape() != t.shape.as_slice() => {
                     let layout = match t.layout {
                         Layout::Oihw => " (PyTorch OIHW)",
                         Layout::Ochw1 => " (PyTorch depthwise [C, 1, KH, KW])",
@@ -79,35 +56,75 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
                         Layout::OutIn => " (PyTorch [out, in])",
                         Layout::Vector => "",
                     };
-                    diags.push(
-                        Diagnostic::error(
-                            file,
-                            layer.name_span.clone(),
-                            format!("tensor `{}` in `{weights_path}` has shape {:?}, layer `{}` needs {:?}{layout}", t.name, view.shape(), layer.name, t.shape),
-                        )
-                        .with_label("shape fixed by this layer")
-                        .with_help("the spec and the weights disagree: check `channels`, `kernel`, `alpha` and the input size of this layer"),
-                    );
+                    wrong.push(format!(
+                        "`{}` has shape {:?}, needs {:?}{layout}",
+                        t.name,
+                        view.shape(),
+                        t.shape
+                    ));
                 }
+                Some(_) => {}
             }
         }
+        if !missing.is_empty() {
+            let list = missing
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let hint = match did_you_mean(missing[0], &present_names) {
+                Some(n) => format!("the file has `{n}`; check the layer's `name` and the spec's `naming` ({})", net.naming.as_str()),
+                None => format!("check the layer's `name` and the spec's `naming` ({}); `mobilenet report --format json` lists every tensor the spec needs", net.naming.as_str()),
+            };
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    layer.name_span.clone(),
+                    format!(
+                        "weights file `{weights_path}` lacks {} tensor{} of layer `{}`: {list}",
+                        missing.len(),
+                        if missing.len() == 1 { "" } else { "s" },
+                        layer.name
+                    ),
+                )
+                .with_label("this layer needs them")
+                .with_help(hint),
+            );
+        }
+        if !wrong.is_empty() {
+            diags.push(
+                Diagnostic::error(file, layer.name_span.clone(), format!("weights file `{weights_path}` does not fit layer `{}`: {}", layer.name, wrong.join("; ")))
+                    .with_label("shapes fixed by this layer")
+                    .with_help("the spec and the weights disagree: check `channels`, `kernel`, `alpha` and the input size of this layer"),
+            );
+        }
     }
-    let mut extra: Vec<&String> = present
-        .keys()
-        .filter(|n| !expected_names.contains(&n.as_str()) && !is_ignorable(net.naming, n))
+    let mut extra: Vec<&str> = present_names
+        .iter()
+        .copied()
+        .filter(|n| !expected_names.contains(n) && !is_ignorable(net.naming, n))
         .collect();
     extra.sort();
-    for name in extra {
-        let hint = match did_you_mean(name, &expected_names) {
+    if !extra.is_empty() {
+        let shown: Vec<String> = extra.iter().take(8).map(|n| format!("`{n}`")).collect();
+        let more = if extra.len() > 8 {
+            format!(" and {} more", extra.len() - 8)
+        } else {
+            String::new()
+        };
+        let hint = match did_you_mean(extra[0], &expected_names) {
             Some(n) => format!("the spec expects `{n}`; rename the tensor or the layer"),
-            None => {
-                "remove it from the file, or add the layer it belongs to to the spec".to_string()
-            }
+            None => "remove them from the file, or add the layers they belong to to the spec"
+                .to_string(),
         };
         diags.push(
-            Diagnostic::error(file, 0..0, format!("weights file `{weights_path}` has a tensor `{name}` that no layer of the spec uses"))
-                .with_label("unexpected tensor")
-                .with_help(hint),
+            Diagnostic::error(
+                weights_path,
+                0..0,
+                format!("weights file `{weights_path}` has {} tensor{} that no layer of the spec uses: {}{more}", extra.len(), if extra.len() == 1 { "" } else { "s" }, shown.join(", ")),
+            )
+            .with_label("unexpected tensors")
+            .with_help(hint),
         );
     }
     if diags.has_errors() {

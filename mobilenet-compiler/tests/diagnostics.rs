@@ -213,8 +213,8 @@ fn missing_channels_and_input() {
     assert_eq!(
         errors(&text),
         vec![
-            "6:8: layer #1 (`conv`) has no `channels`",
-            "1:2: the model has no input size"
+            "1:2: the model has no input size",
+            "6:8: layer #1 (`conv`) has no `channels`"
         ]
     );
 }

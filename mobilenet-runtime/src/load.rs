@@ -88,14 +88,14 @@ pub struct Entry {
 /// need no allocation. Names longer than the buffer are truncated with `...`.
 #[derive(Clone, Copy)]
 pub struct Name {
-    buf: [u8; 120],
+    buf: [u8; 80],
     len: u8,
     truncated: bool,
 }
 
 impl Name {
     fn new(s: &str) -> Self {
-        let mut buf = [0u8; 120];
+        let mut buf = [0u8; 80];
         let mut len = 0;
         for ch in s.chars() {
             let mut tmp = [0u8; 4];
@@ -143,20 +143,25 @@ impl fmt::Display for Name {
 /// A fixed-capacity copy of a tensor shape, for error messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Dims {
-    dims: [usize; 8],
-    len: usize,
+    dims: [u32; 6],
+    len: u8,
 }
 
 impl Dims {
     fn new(s: &[usize]) -> Self {
-        let mut dims = [0; 8];
-        let len = s.len().min(8);
-        dims[..len].copy_from_slice(&s[..len]);
-        Dims { dims, len }
+        let mut dims = [0; 6];
+        let len = s.len().min(6);
+        for (d, &v) in dims.iter_mut().zip(s) {
+            *d = u32::try_from(v).unwrap_or(u32::MAX);
+        }
+        Dims {
+            dims,
+            len: len as u8,
+        }
     }
-    /// The dimensions.
-    pub fn as_slice(&self) -> &[usize] {
-        &self.dims[..self.len]
+    /// The dimensions (at most 6 are kept).
+    pub fn as_slice(&self) -> &[u32] {
+        &self.dims[..self.len as usize]
     }
 }
 
