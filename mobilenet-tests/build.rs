@@ -25,4 +25,10 @@ fn main() {
             .expect("write weights");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    mobilenet_compiler::build::optional_file_cfg(
+        "real_model",
+        "../models/mobilenet_v1_1.0_224.safetensors",
+        "MOBILENET_REAL_WEIGHTS",
+        "run scripts/fetch_real_model.sh",
+    );
 }

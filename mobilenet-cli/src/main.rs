@@ -35,6 +35,9 @@ enum Cmd {
         #[arg(long)]
         module: Option<String>,
     },
+    /// Import weights from another format into a safetensors file for a spec.
+    #[command(subcommand)]
+    Import(ImportCmd),
     /// Write deterministic random weights for a spec (safetensors, in the spec's naming and
     /// layout): for tests, fixtures and benchmarks.
     RandomWeights {
@@ -46,6 +49,97 @@ enum Cmd {
     },
     /// Validate a spec and print every error (exit 1 if there are any).
     Check { spec: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ImportCmd {
+    /// A TensorFlow frozen GraphDef (.pb): constants are mapped by name onto the spec's
+    /// tensors (TF-slim naming), checked, and written as safetensors.
+    TfGraph {
+        /// The frozen graph.
+        graph: std::path::PathBuf,
+        /// The spec the weights are for (`naming = "tf-slim"`).
+        #[arg(long)]
+        spec: std::path::PathBuf,
+        /// Where to write the safetensors file.
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// List every constant used and every check made.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+}
+
+fn import_tf_graph(
+    graph: &std::path::Path,
+    spec: &std::path::Path,
+    out: &std::path::Path,
+    verbose: bool,
+) -> ExitCode {
+    let net = match mobilenet_compiler::compile_file(spec) {
+        Ok(n) => n,
+        Err(d) => {
+            eprint!("{d}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bytes = match std::fs::read(graph) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {e}", graph.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    match mobilenet_compiler::import::tf_graph(&net, &bytes) {
+        Ok((st, report)) => {
+            if let Err(e) = std::fs::write(out, &st) {
+                eprintln!("error: cannot write `{}`: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+            let n: usize = report
+                .used
+                .iter()
+                .map(|u| u.2.iter().product::<usize>())
+                .sum();
+            eprintln!(
+                "imported {} constants ({} floats) from `{}` for `{}` into `{}`",
+                report.used.len(),
+                n,
+                graph.display(),
+                spec.display(),
+                out.display()
+            );
+            if verbose {
+                for (name, node, shape) in &report.used {
+                    eprintln!(
+                        "  used {node} {shape:?}{}",
+                        if name != node {
+                            format!(" as {name}")
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                for c in &report.checks {
+                    eprintln!("  check: {c}");
+                }
+            } else {
+                eprintln!("  {} checks passed (strides, padding, batch norm epsilon, input); -v lists them", report.checks.len());
+            }
+            if !report.ignored.is_empty() {
+                eprintln!(
+                    "  ignored {} float constants not in the spec: {}",
+                    report.ignored.len(),
+                    report.ignored.join(", ")
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -96,6 +190,12 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Cmd::Import(ImportCmd::TfGraph {
+            graph,
+            spec,
+            out,
+            verbose,
+        }) => import_tf_graph(&graph, &spec, &out, verbose),
         Cmd::RandomWeights { spec, seed, out } => match mobilenet_compiler::compile_file(&spec) {
             Ok(net) => {
                 let bytes = mobilenet_compiler::weights::random(&net, seed);

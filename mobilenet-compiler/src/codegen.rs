@@ -384,6 +384,29 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         }
     }
 
+    // A network ending in softmax also gets `forward_logits`: the same calls without the
+    // trailing in-place softmax.
+    let trailing = net.layers.iter().rev().take_while(|l| l.in_place).count();
+    let logit_calls = &calls[..calls.len() - trailing];
+    let (logits_free, logits_method) = if trailing > 0 {
+        (
+            quote! {
+                /// [`forward`] without the final softmax: `output` receives the logits.
+                pub fn forward_logits(p: &[f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN]) {
+                    assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
+                    #(#logit_calls)*
+                }
+            },
+            quote! {
+                /// [`Model::forward`] without the final softmax: `output` receives the logits.
+                pub fn forward_logits(&self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN]) {
+                    forward_logits(self.params.as_slice(), input, output, scratch)
+                }
+            },
+        )
+    } else {
+        (quote!(), quote!())
+    };
     let (h, w, c) = (lit(net.input.h), lit(net.input.w), lit(net.input.c));
     let input_len = lit(net.input.len());
     let output_len = lit(net.output_len());
@@ -489,6 +512,8 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 #(#calls)*
             }
 
+            #logits_free
+
             rt::__with_alloc! {
             /// The compiled network with its packed weights (BN folded), on the heap.
             pub struct Model {
@@ -515,6 +540,8 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 pub fn forward(&self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN]) {
                     forward(self.params.as_slice(), input, output, scratch)
                 }
+
+                #logits_method
 
                 /// The packed parameters ([`PACKED_LEN`] values).
                 pub fn params(&self) -> &[f32] {

@@ -7,6 +7,8 @@
 pub mod build;
 pub mod codegen;
 pub mod diag;
+#[cfg(feature = "import")]
+pub mod import;
 pub mod model;
 pub mod report;
 pub mod spec;
