@@ -63,6 +63,17 @@ pub fn module_name(s: &str) -> String {
 
 const PACK_ALIGN: usize = 16;
 
+/// A 1x1, stride-1, unpadded full convolution: run by the pointwise (GEMM) kernel.
+fn is_pointwise(c: &crate::model::Conv) -> bool {
+    c.kind == ConvKind::Full && c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.pad == Default::default()
+}
+
+/// Packed length of pointwise weights: output channels rounded up to 16-channel panels
+/// (the runtime's `pack::pointwise_len`).
+fn pointwise_len(ci: usize, co: usize) -> usize {
+    co.div_ceil(16) * 16 * ci
+}
+
 fn align(n: usize) -> usize {
     n.div_ceil(PACK_ALIGN) * PACK_ALIGN
 }
@@ -131,6 +142,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     for l in &net.layers {
         let (w_len, b_len) = match &l.op {
             Op::Conv(c) => match c.kind {
+                ConvKind::Full if is_pointwise(c) => (pointwise_len(c.cin, c.cout), c.cout),
                 ConvKind::Full => (c.kh * c.kw * c.cin * c.cout, c.cout),
                 ConvKind::Depthwise => (c.kh * c.kw * c.cin, c.cout),
             },
@@ -199,13 +211,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                     ConvKind::Depthwise => quote! {
                         rt::kernels::depthwise::<#ih, #iw, #ic, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl, { #act }>(x, #wb, y)
                     },
-                    ConvKind::Full
-                        if c.kh == 1
-                            && c.kw == 1
-                            && c.sh == 1
-                            && c.sw == 1
-                            && c.pad == Default::default() =>
-                    {
+                    ConvKind::Full if is_pointwise(c) => {
                         let hw = lit(l.input.h * l.input.w);
                         quote! {
                             rt::kernels::pointwise::<#hw, #ic, #oc, { #act }>(x, #wb, y)
@@ -335,6 +341,9 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 Op::Conv(c) => {
                     let (kh, kw, ci, co) = (lit(c.kh), lit(c.kw), lit(c.cin), lit(c.cout));
                     let kind = match c.kind {
+                        ConvKind::Full if is_pointwise(c) => {
+                            quote!(rt::load::Kind::Pointwise { ci: #ci, co: #co })
+                        }
                         ConvKind::Full => {
                             quote!(rt::load::Kind::Conv { kh: #kh, kw: #kw, ci: #ci, co: #co })
                         }

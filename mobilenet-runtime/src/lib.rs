@@ -15,7 +15,7 @@
 //! | activation (NHWC, batch 1) | `[H][W][C]` | `H * W * C` |
 //! | [`kernels::conv2d`] weights (HWIO) | `[KH][KW][CI][CO]` | `KH * KW * CI * CO` |
 //! | [`kernels::depthwise`] weights | `[KH][KW][C]` | `KH * KW * C` |
-//! | [`kernels::pointwise`] weights | `[CI][CO]` | `CI * CO` |
+//! | [`kernels::pointwise`] weights | 16-channel panels `[CO/16][CI][16]`, zero-padded | [`pack::pointwise_len`]`(CI, CO)` |
 //! | [`kernels::fully_connected`] weights | `[IN][OUT]` | `IN * OUT` |
 //! | bias | `[C_out]` | `C_out` |
 //!
@@ -72,13 +72,13 @@
 //! ```
 //! use mobilenet_runtime::{kernels, ACT_RELU};
 //!
-//! // A 1x1 convolution on a 2x1 image with 2 input and 3 output channels.
-//! let input = [1.0, 2.0, /* pixel 2 */ -1.0, 0.5];
-//! let weights = [1.0, 0.0, -1.0, /* ci = 1 */ 0.0, 1.0, 1.0]; // [CI][CO]
+//! // A fully connected layer with 2 inputs and 3 outputs.
+//! let input = [1.0, 2.0];
+//! let weights = [1.0, 0.0, -1.0, /* input 1 */ 0.0, 1.0, 1.0]; // [IN][OUT]
 //! let bias = [0.0, 0.0, 0.5];
-//! let mut out = [0.0; 6];
-//! kernels::pointwise::<2, 2, 3, ACT_RELU>(&input, &weights, &bias, &mut out);
-//! assert_eq!(out, [1.0, 2.0, 1.5, 0.0, 0.5, 2.0]);
+//! let mut out = [0.0; 3];
+//! kernels::fully_connected::<2, 3, ACT_RELU>(&input, &weights, &bias, &mut out);
+//! assert_eq!(out, [1.0, 2.0, 1.5]);
 //! ```
 
 #![no_std]

@@ -24,6 +24,14 @@ pub enum Kind {
         /// Output channels.
         co: usize,
     },
+    /// A 1x1 convolution run by the pointwise kernel, packed in 16-channel panels
+    /// ([`pack::pack_pointwise`]).
+    Pointwise {
+        /// Input channels.
+        ci: usize,
+        /// Output channels.
+        co: usize,
+    },
     /// A depthwise convolution, packed `[KH][KW][C]`.
     Depthwise {
         /// Kernel height.
@@ -360,6 +368,11 @@ pub fn load(
                     w_out,
                     b_out,
                 )
+            }
+            Kind::Pointwise { ci, co } => {
+                let bias = vector(&st, e.bias, e.layer, co)?;
+                let bn = bn(&st, e, co)?;
+                pack::pack_pointwise(w, e.weight_layout, ci, co, bias, bn.as_ref(), w_out, b_out)
             }
             Kind::Depthwise { kh, kw, c } => {
                 let bias = vector(&st, e.bias, e.layer, c)?;

@@ -318,6 +318,69 @@ pub fn pack_conv(
     w_out: &mut [f32],
     b_out: &mut [f32],
 ) -> Result<(), PackError> {
+    let n = elems(&[kh, kw, ci, co])?;
+    pack_full(src, layout, kh, kw, ci, co, bias, bn, w_out, n, b_out, |y, x, i, o| {
+        ((y * kw + x) * ci + i) * co + o
+    })
+}
+
+/// Number of `f32` values of 1x1-convolution weights packed into 16-channel panels
+/// ([`pack_pointwise`]): `ci * co` rounded up to whole panels.
+pub const fn pointwise_len(ci: usize, co: usize) -> usize {
+    co.div_ceil(PANEL) * PANEL * ci
+}
+
+/// Output channels per panel of packed pointwise weights.
+pub const PANEL: usize = 16;
+
+/// Packs 1x1-convolution weights into the layout of [`kernels::pointwise`](crate::kernels::pointwise):
+/// panels of 16 output channels, `[CO / 16][CI][16]`, the last panel zero-padded when `co` is
+/// not a multiple of 16, so that the kernel streams each panel contiguously. Writes the bias
+/// (`co` values), folding batch norm if `bn` is given.
+///
+/// * `src`: `ci * co` little-endian `f32` in `layout` ([`SrcLayout::Oihw`], [`SrcLayout::Hwio`],
+///   [`SrcLayout::OutIn`] or [`SrcLayout::InOut`]; the kernel is 1x1).
+/// * `w_out`: exactly [`pointwise_len`]`(ci, co)` elements.
+/// * `b_out`: exactly `co` elements.
+#[allow(clippy::too_many_arguments)]
+pub fn pack_pointwise(
+    src: &[u8],
+    layout: SrcLayout,
+    ci: usize,
+    co: usize,
+    bias: Option<&[u8]>,
+    bn: Option<&BatchNorm<'_>>,
+    w_out: &mut [f32],
+    b_out: &mut [f32],
+) -> Result<(), PackError> {
+    elems(&[ci, co.div_ceil(PANEL) * PANEL])?;
+    let n = pointwise_len(ci, co);
+    // Padding lanes of the last panel stay zero.
+    if w_out.len() == n {
+        w_out.fill(0.0);
+    }
+    pack_full(src, layout, 1, 1, ci, co, bias, bn, w_out, n, b_out, |_, _, i, o| {
+        (o / PANEL * ci + i) * PANEL + o % PANEL
+    })
+}
+
+/// Shared body of [`pack_conv`] and [`pack_pointwise`]: reads a full convolution's weights in
+/// `layout`, scales them per output channel, and writes element `(y, x, i, o)` at `dst(y, x, i, o)`.
+#[allow(clippy::too_many_arguments)]
+fn pack_full(
+    src: &[u8],
+    layout: SrcLayout,
+    kh: usize,
+    kw: usize,
+    ci: usize,
+    co: usize,
+    bias: Option<&[u8]>,
+    bn: Option<&BatchNorm<'_>>,
+    w_out: &mut [f32],
+    w_len: usize,
+    b_out: &mut [f32],
+    dst: impl Fn(usize, usize, usize, usize) -> usize,
+) -> Result<(), PackError> {
     let out_major = match layout {
         SrcLayout::Oihw => true,
         SrcLayout::Hwio => false,
@@ -334,7 +397,7 @@ pub fn pack_conv(
     check_src(Operand::Weights, src, n)?;
     let fold = Fold { bias, bn };
     fold.validate(co)?;
-    check_dst(Operand::Weights, w_out, n)?;
+    check_dst(Operand::Weights, w_out, w_len)?;
     check_dst(Operand::Bias, b_out, co)?;
 
     for (o, b) in b_out.iter_mut().enumerate() {
@@ -348,7 +411,7 @@ pub fn pack_conv(
                     } else {
                         ((y * kw + x) * ci + i) * co + o
                     };
-                    w_out[((y * kw + x) * ci + i) * co + o] = scaled(f32_at(src, s), scale);
+                    w_out[dst(y, x, i, o)] = scaled(f32_at(src, s), scale);
                 }
             }
         }

@@ -15,19 +15,51 @@
 
 pub mod scalar;
 
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+pub mod avx2;
+
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+
 /// Instruction-set family a kernel implementation is written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Isa {
     /// Portable scalar Rust ([`scalar`]); relies on compiler auto-vectorization.
     Scalar,
+    /// x86-64 AVX2 with FMA ([`avx2`]).
+    Avx2,
 }
 
 impl Isa {
+    /// Every instruction set this build knows, best last.
+    pub const ALL: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
+
     /// Short lowercase name of the instruction set, e.g. `"scalar"`.
     pub fn name(&self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
+            Isa::Avx2 => "avx2",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Isa::Scalar => 1,
+            Isa::Avx2 => 2,
+        }
+    }
+
+    fn index(self) -> usize {
+        self.code() as usize - 1
+    }
+
+    /// Whether this CPU (and build) can run the kernels of this instruction set: known at
+    /// compile time when the target enables the features (`-C target-cpu=native`,
+    /// `x86-64-v3`), detected at run time otherwise (with the `std` feature).
+    pub fn is_supported(self) -> bool {
+        match self {
+            Isa::Scalar => true,
+            Isa::Avx2 => avx2_supported(),
         }
     }
 }
@@ -38,9 +70,89 @@ impl core::fmt::Display for Isa {
     }
 }
 
-/// The instruction set whose kernels the functions of this module run.
+#[allow(unreachable_code)]
+fn avx2_supported() -> bool {
+    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), target_feature = "avx2", target_feature = "fma"))]
+    {
+        return true;
+    }
+    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), feature = "std"))]
+    {
+        return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    }
+    false
+}
+
+/// 0 = not chosen yet, else `Isa::code`.
+static SELECTED: AtomicU8 = AtomicU8::new(0);
+/// Kernel calls per instruction set (so tests can prove a forced ISA really ran).
+static CALLS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+/// The best instruction set this CPU supports.
+pub fn best_isa() -> Isa {
+    Isa::ALL.into_iter().rev().find(|i| i.is_supported()).unwrap_or(Isa::Scalar)
+}
+
+/// The instruction set whose kernels the functions of this module run: the one forced with
+/// [`force_isa`], else the best supported one (chosen once, then cached).
+#[inline]
 pub fn active_isa() -> Isa {
-    Isa::Scalar
+    match SELECTED.load(Ordering::Relaxed) {
+        1 => Isa::Scalar,
+        2 => Isa::Avx2,
+        _ => {
+            let best = best_isa();
+            SELECTED.store(best.code(), Ordering::Relaxed);
+            best
+        }
+    }
+}
+
+/// The instruction set cannot run on this CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unsupported(pub Isa);
+
+impl core::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "this CPU does not support the {} kernels", self.0)
+    }
+}
+
+/// Run every following kernel call with `isa` (process-wide; for tests and benchmarks).
+pub fn force_isa(isa: Isa) -> Result<(), Unsupported> {
+    if !isa.is_supported() {
+        return Err(Unsupported(isa));
+    }
+    SELECTED.store(isa.code(), Ordering::Relaxed);
+    Ok(())
+}
+
+/// How many kernel calls ran with `isa` so far.
+pub fn calls(isa: Isa) -> usize {
+    CALLS[isa.index()].load(Ordering::Relaxed)
+}
+
+#[inline(always)]
+fn count(isa: Isa) {
+    CALLS[isa.index()].fetch_add(1, Ordering::Relaxed);
+}
+
+/// Calls the AVX2 variant of a kernel when it is active, else the scalar one.
+macro_rules! dispatch {
+    ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {{
+        match active_isa() {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Isa::Avx2 => {
+                count(Isa::Avx2);
+                // SAFETY: active_isa() returns Avx2 only when the CPU supports AVX2 and FMA.
+                unsafe { avx2::$name::<$($g),*>($($arg),*) }
+            }
+            _ => {
+                count(Isa::Scalar);
+                scalar::$name::<$($g),*>($($arg),*)
+            }
+        }
+    }};
 }
 
 /// Panics unless a slice has the length the layer shape requires.
@@ -91,7 +203,7 @@ pub fn conv2d<
     bias: &[f32],
     out: &mut [f32],
 ) {
-    scalar::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out)
+    dispatch!(conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out))
 }
 
 /// Depthwise 2-D convolution (one filter per channel, multiplier 1).
@@ -128,13 +240,15 @@ pub fn depthwise<
     bias: &[f32],
     out: &mut [f32],
 ) {
-    scalar::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out)
+    dispatch!(depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out))
 }
 
 /// Pointwise (1x1, stride 1) convolution over `HW` pixels.
 ///
 /// * `input`: `[HW][CI]`
-/// * `weights`: `[CI][CO]`
+/// * `weights`: panels of 16 output channels, `[CO / 16][CI][16]`, the last panel zero-padded
+///   (as written by [`pack::pack_pointwise`](crate::pack::pack_pointwise); length
+///   [`pack::pointwise_len`](crate::pack::pointwise_len)`(CI, CO)`)
 /// * `bias`: `[CO]`
 /// * `out`: `[HW][CO]`
 ///
@@ -148,7 +262,7 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
     bias: &[f32],
     out: &mut [f32],
 ) {
-    scalar::pointwise::<HW, CI, CO, ACT>(input, weights, bias, out)
+    dispatch!(pointwise::<HW, CI, CO, ACT>(input, weights, bias, out))
 }
 
 /// Average pooling without padding: each `KH x KW` window lies entirely
@@ -191,7 +305,7 @@ pub fn avgpool<
 /// compile.
 #[inline(always)]
 pub fn global_avgpool<const HW: usize, const C: usize>(input: &[f32], out: &mut [f32]) {
-    scalar::global_avgpool::<HW, C>(input, out)
+    dispatch!(global_avgpool::<HW, C>(input, out))
 }
 
 /// Fully connected layer: `out[o] = act(bias[o] + sum_i input[i] * w[i][o])`.
@@ -212,7 +326,7 @@ pub fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
     bias: &[f32],
     out: &mut [f32],
 ) {
-    scalar::fully_connected::<IN, OUT, ACT>(input, weights, bias, out)
+    dispatch!(fully_connected::<IN, OUT, ACT>(input, weights, bias, out))
 }
 
 /// Numerically stable softmax over `N` values, in place: the maximum is

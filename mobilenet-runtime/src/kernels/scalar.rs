@@ -153,23 +153,34 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
     bias: &[f32],
     out: &mut [f32],
 ) {
+    use crate::pack::PANEL;
     check_len("pointwise", "input", input.len(), HW * CI);
-    check_len("pointwise", "weights", weights.len(), CI * CO);
+    check_len("pointwise", "weights", weights.len(), crate::pack::pointwise_len(CI, CO));
     check_len("pointwise", "bias", bias.len(), CO);
     check_len("pointwise", "out", out.len(), HW * CO);
     if CO == 0 {
         return;
     }
+    // Weights are panels of 16 output channels, [CO/16][CI][16]: one panel at a time.
+    for (px, acc) in input.chunks_exact(CI.max(1)).zip(out.chunks_exact_mut(CO)) {
+        acc.copy_from_slice(bias);
+        if CI > 0 {
+            for (p, panel) in weights.chunks_exact(CI * PANEL).enumerate() {
+                let n = (CO - p * PANEL).min(PANEL);
+                let acc = &mut acc[p * PANEL..p * PANEL + n];
+                for (&a, w_row) in px.iter().zip(panel.chunks_exact(PANEL)) {
+                    axpy(acc, a, &w_row[..n]);
+                }
+            }
+        }
+        activate_all::<ACT>(acc);
+    }
     if CI == 0 {
-        // No input channels: every pixel is just the activated bias.
+        // `chunks_exact(1)` of an empty input yields nothing: every pixel is the bias.
         for acc in out.chunks_exact_mut(CO) {
             acc.copy_from_slice(bias);
             activate_all::<ACT>(acc);
         }
-        return;
-    }
-    for (px, acc) in input.chunks_exact(CI).zip(out.chunks_exact_mut(CO)) {
-        matvec::<ACT>(px, weights, bias, acc, CO);
     }
 }
 

@@ -120,6 +120,37 @@ fn assert_close(got: &[f32], want: &Expected, what: &str) {
     }
 }
 
+/// Runs `kernel::<...>(args)` with the variant of `isa` (which must be supported).
+macro_rules! run_isa {
+    ($isa:expr, $name:ident::<$($g:tt),*>($($arg:expr),*)) => {{
+        match $isa {
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            Isa::Avx2 => {
+                assert!(Isa::Avx2.is_supported());
+                // SAFETY: checked just above that the CPU supports AVX2 and FMA.
+                unsafe { avx2::$name::<$($g),*>($($arg),*) }
+            }
+            _ => scalar::$name::<$($g),*>($($arg),*),
+        }
+    }};
+}
+
+/// `[CI][CO]` weights rearranged into the pointwise kernel's 16-channel panels.
+fn panels(w: &[f32], ci: usize, co: usize) -> Vec<f32> {
+    let mut out = vec![0.0; crate::pack::pointwise_len(ci, co)];
+    for i in 0..ci {
+        for o in 0..co {
+            out[(o / 16 * ci + i) * 16 + o % 16] = w[i * co + o];
+        }
+    }
+    out
+}
+
+/// Every instruction set this CPU can run; each kernel case below runs once per entry.
+fn isas() -> Vec<Isa> {
+    Isa::ALL.into_iter().filter(|i| i.is_supported()).collect()
+}
+
 macro_rules! conv_case {
     ($h:literal, $w:literal, $ci:literal, $ho:literal, $wo:literal, $co:literal,
      $kh:literal, $kw:literal, $sh:literal, $sw:literal, $pt:literal, $pl:literal, $act:ident) => {{
@@ -147,16 +178,15 @@ macro_rules! conv_case {
             .map(|v| v * 3.0)
             .collect();
         let bias = rng.vec($co);
-        // NaN-filled: every element must be overwritten.
-        let mut out = vec![f32::NAN; $ho * $wo * $co];
-        conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-            &input, &weights, &bias, &mut out,
-        );
-        assert_close(
-            &out,
-            &ref_conv2d(&s, &input, &weights, &bias),
-            &std::format!("conv2d {s:?}"),
-        );
+        let want = ref_conv2d(&s, &input, &weights, &bias);
+        for isa in isas() {
+            // NaN-filled: every element must be overwritten.
+            let mut out = vec![f32::NAN; $ho * $wo * $co];
+            run_isa!(isa, conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                &input, &weights, &bias, &mut out
+            ));
+            assert_close(&out, &want, &std::format!("{isa} conv2d {s:?}"));
+        }
     }};
 }
 
@@ -182,15 +212,14 @@ macro_rules! depthwise_case {
         let input = rng.vec($h * $w * $c);
         let weights: Vec<f32> = rng.vec($kh * $kw * $c).iter().map(|v| v * 4.0).collect();
         let bias = rng.vec($c);
-        let mut out = vec![f32::NAN; $ho * $wo * $c];
-        depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-            &input, &weights, &bias, &mut out,
-        );
-        assert_close(
-            &out,
-            &ref_depthwise(&s, &input, &weights, &bias),
-            &std::format!("depthwise {s:?}"),
-        );
+        let want = ref_depthwise(&s, &input, &weights, &bias);
+        for isa in isas() {
+            let mut out = vec![f32::NAN; $ho * $wo * $c];
+            run_isa!(isa, depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                &input, &weights, &bias, &mut out
+            ));
+            assert_close(&out, &want, &std::format!("{isa} depthwise {s:?}"));
+        }
     }};
 }
 
@@ -219,6 +248,11 @@ fn conv2d_matches_reference() {
     conv_case!(6, 4, 5, 3, 2, 3, 1, 1, 2, 2, 0, 0, ACT_NONE);
     // Kernel as large as the input (a dense layer in disguise).
     conv_case!(3, 3, 2, 1, 1, 4, 3, 3, 1, 1, 0, 0, ACT_RELU);
+    // SIMD channel blocks: 32-wide, 8-wide, ragged, and more than one block.
+    conv_case!(10, 10, 3, 5, 5, 32, 3, 3, 2, 2, 0, 0, ACT_RELU6);
+    conv_case!(9, 9, 3, 5, 5, 8, 3, 3, 2, 2, 1, 1, ACT_RELU);
+    conv_case!(6, 6, 4, 6, 6, 45, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    conv_case!(5, 5, 8, 5, 5, 72, 3, 3, 1, 1, 1, 1, ACT_RELU);
 }
 
 #[test]
@@ -238,6 +272,11 @@ fn depthwise_matches_reference() {
     depthwise_case!(1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1, ACT_RELU);
     // VALID 5x5.
     depthwise_case!(7, 7, 2, 3, 3, 5, 5, 1, 1, 0, 0, ACT_NONE);
+    // SIMD channel blocks with and without a tail, wide enough for an interior.
+    depthwise_case!(12, 12, 16, 12, 12, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    depthwise_case!(12, 12, 13, 6, 6, 3, 3, 2, 2, 0, 0, ACT_RELU6);
+    depthwise_case!(11, 13, 24, 6, 7, 3, 3, 2, 2, 1, 1, ACT_NONE);
+    depthwise_case!(10, 9, 8, 10, 9, 3, 3, 1, 1, 1, 1, ACT_RELU6);
 }
 
 macro_rules! pointwise_case {
@@ -261,13 +300,13 @@ macro_rules! pointwise_case {
         let input = rng.vec($hw * $ci);
         let weights: Vec<f32> = rng.vec($ci * $co).iter().map(|v| v * 3.0).collect();
         let bias = rng.vec($co);
-        let mut out = vec![f32::NAN; $hw * $co];
-        pointwise::<$hw, $ci, $co, { $act }>(&input, &weights, &bias, &mut out);
-        assert_close(
-            &out,
-            &ref_conv2d(&s, &input, &weights, &bias),
-            &std::format!("pointwise {s:?}"),
-        );
+        let want = ref_conv2d(&s, &input, &weights, &bias);
+        for isa in isas() {
+            let mut out = vec![f32::NAN; $hw * $co];
+            let packed = panels(&weights, $ci, $co);
+            run_isa!(isa, pointwise::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, &mut out));
+            assert_close(&out, &want, &std::format!("{isa} pointwise {s:?}"));
+        }
     }};
 }
 
@@ -278,6 +317,17 @@ fn pointwise_matches_reference() {
     pointwise_case!(4, 32, 3, ACT_RELU);
     pointwise_case!(9, 3, 17, ACT_NONE);
     pointwise_case!(5, 1, 4, ACT_RELU);
+    // SIMD tiles: every pixel remainder (HW % 6), 16-wide panels, 8-wide and ragged tails.
+    pointwise_case!(6, 8, 16, ACT_RELU);
+    pointwise_case!(7, 9, 24, ACT_RELU6);
+    pointwise_case!(8, 16, 40, ACT_NONE);
+    pointwise_case!(9, 5, 8, ACT_RELU);
+    pointwise_case!(10, 4, 33, ACT_RELU);
+    pointwise_case!(11, 12, 19, ACT_RELU6);
+    pointwise_case!(49, 32, 64, ACT_RELU);
+    // Weights too large for L2 blocking (panel-outer loop order), with a tail panel.
+    pointwise_case!(13, 256, 200, ACT_RELU);
+    pointwise_case!(14, 512, 104, ACT_NONE);
 }
 
 macro_rules! fc_case {
@@ -301,17 +351,17 @@ macro_rules! fc_case {
         let input = rng.vec($in);
         let weights: Vec<f32> = rng.vec($in * $out).iter().map(|v| v * 2.0).collect();
         let bias = rng.vec($out);
-        let mut out = vec![f32::NAN; $out];
-        fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out);
-        assert_close(
-            &out,
-            &ref_conv2d(&s, &input, &weights, &bias),
-            &std::format!("fc {s:?}"),
-        );
-        // A fully connected layer is a pointwise convolution of one pixel.
-        let mut pw = vec![f32::NAN; $out];
-        pointwise::<1, $in, $out, { $act }>(&input, &weights, &bias, &mut pw);
-        assert_eq!(out, pw);
+        let want = ref_conv2d(&s, &input, &weights, &bias);
+        for isa in isas() {
+            let mut out = vec![f32::NAN; $out];
+            run_isa!(isa, fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out));
+            assert_close(&out, &want, &std::format!("{isa} fc {s:?}"));
+            // A fully connected layer is a pointwise convolution of one pixel.
+            let mut pw = vec![f32::NAN; $out];
+            let packed = panels(&weights, $in, $out);
+            run_isa!(isa, pointwise::<1, $in, $out, { $act }>(&input, &packed, &bias, &mut pw));
+            assert_close(&pw, &want, &std::format!("{isa} fc as pointwise {s:?}"));
+        }
     }};
 }
 
@@ -321,6 +371,8 @@ fn fully_connected_matches_reference() {
     fc_case!(16, 10, ACT_NONE);
     fc_case!(3, 40, ACT_RELU);
     fc_case!(64, 7, ACT_RELU6);
+    fc_case!(32, 1001, ACT_NONE);
+    fc_case!(100, 130, ACT_RELU);
 }
 
 /// Average pooling as a depthwise convolution with constant weights.
@@ -389,10 +441,15 @@ fn global_avgpool_matches_reference() {
             act: ACT_NONE,
         };
         let input = Rng::new((HW * 5 + C) as u64).vec(HW * C);
-        let mut out = vec![f32::NAN; C];
-        global_avgpool::<HW, C>(&input, &mut out);
-        assert_close(&out, &ref_avgpool(&s, &input), "global_avgpool");
+        let want = ref_avgpool(&s, &input);
+        for isa in isas() {
+            let mut out = vec![f32::NAN; C];
+            run_isa!(isa, global_avgpool::<HW, C>(&input, &mut out));
+            assert_close(&out, &want, &std::format!("{isa} global_avgpool"));
+        }
     }
+    case::<49, 1024>();
+    case::<4, 13>();
     case::<1, 1>();
     case::<49, 8>();
     case::<16, 3>();
@@ -432,16 +489,18 @@ fn softmax_matches_reference() {
 }
 
 #[test]
-fn scalar_variant_is_the_active_one() {
-    assert_eq!(active_isa(), Isa::Scalar);
-    assert_eq!(active_isa().name(), "scalar");
+fn the_best_supported_variant_is_active() {
+    assert_eq!(active_isa(), best_isa());
+    assert!(active_isa().is_supported());
     let input = Rng::new(9).vec(5 * 5 * 2);
     let weights = Rng::new(10).vec(3 * 3 * 2 * 3);
     let bias = Rng::new(11).vec(3);
     let mut a = [0.0; 3 * 3 * 3];
     let mut b = [1.0; 3 * 3 * 3];
+    let before = calls(best_isa());
     conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut a);
-    scalar::conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut b);
+    assert!(calls(best_isa()) > before, "the dispatcher did not run the {} variant", best_isa());
+    run_isa!(best_isa(), conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut b));
     assert_eq!(a, b);
 }
 
