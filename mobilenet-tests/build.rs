@@ -25,10 +25,79 @@ fn main() {
             .expect("write weights");
     }
     println!("cargo:rerun-if-changed=build.rs");
+    write_layer_shape_tests(&out);
     mobilenet_compiler::build::optional_file_cfg(
         "real_model",
         "../models/mobilenet_v1_1.0_224.safetensors",
         "MOBILENET_REAL_WEIGHTS",
         "run scripts/fetch_real_model.sh",
     );
+}
+
+/// Every distinct kernel instantiation of every spec in `specs/` and `specs/` of this package,
+/// as calls of the checking functions in `tests/kernel_shapes.rs`: each SIMD variant is
+/// compared with its scalar twin on the exact const generics the generated code uses.
+fn write_layer_shape_tests(out: &str) {
+    use mobilenet_compiler::model::{ConvKind, Op};
+    use mobilenet_compiler::spec::Activation;
+    let mut specs: Vec<std::path::PathBuf> = Vec::new();
+    for dir in ["../specs", "specs"] {
+        println!("cargo:rerun-if-changed={dir}");
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .expect("specs dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        specs.extend(
+            entries
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "toml")),
+        );
+    }
+    let mut calls: Vec<String> = Vec::new();
+    for spec in &specs {
+        let net = mobilenet_compiler::compile_file(spec)
+            .unwrap_or_else(|d| panic!("{}:\n{d}", spec.display()));
+        for l in &net.layers {
+            let (i, o) = (l.input, l.output);
+            let call = match &l.op {
+                Op::Conv(c) => {
+                    let act = match c.activation {
+                        Activation::None => 0,
+                        Activation::Relu => 1,
+                        Activation::Relu6 => 2,
+                    };
+                    match c.kind {
+                        ConvKind::Depthwise => format!(
+                            "check_depthwise::<{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {act}>()",
+                            i.h, i.w, i.c, o.h, o.w, c.kh, c.kw, c.sh, c.sw, c.pad.top, c.pad.left
+                        ),
+                        ConvKind::Full if c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.pad == Default::default() => {
+                            format!("check_pointwise::<{}, {}, {}, {act}>()", i.h * i.w, i.c, o.c)
+                        }
+                        ConvKind::Full => format!(
+                            "check_conv2d::<{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {act}>()",
+                            i.h, i.w, i.c, o.h, o.w, o.c, c.kh, c.kw, c.sh, c.sw, c.pad.top, c.pad.left
+                        ),
+                    }
+                }
+                Op::Fc {
+                    inputs, outputs, ..
+                } => format!("check_fc::<{inputs}, {outputs}>()"),
+                Op::GlobalAvgPool => format!("check_global_avgpool::<{}, {}>()", i.h * i.w, i.c),
+                Op::AvgPool { .. } | Op::Softmax => continue,
+            };
+            if !calls.contains(&call) {
+                calls.push(call);
+            }
+        }
+    }
+    let body: String = calls.iter().map(|c| format!("    {c};\n")).collect();
+    let code = format!(
+        "/// {} distinct kernel shapes from {} spec files.\npub const SHAPES: usize = {};\n\npub fn check_all_layer_shapes() {{\n{body}}}\n",
+        calls.len(),
+        specs.len(),
+        calls.len()
+    );
+    std::fs::write(Path::new(out).join("layer_shapes.rs"), code).expect("write layer_shapes.rs");
 }

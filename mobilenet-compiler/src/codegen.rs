@@ -65,7 +65,12 @@ const PACK_ALIGN: usize = 16;
 
 /// A 1x1, stride-1, unpadded full convolution: run by the pointwise (GEMM) kernel.
 fn is_pointwise(c: &crate::model::Conv) -> bool {
-    c.kind == ConvKind::Full && c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.pad == Default::default()
+    c.kind == ConvKind::Full
+        && c.kh == 1
+        && c.kw == 1
+        && c.sh == 1
+        && c.sw == 1
+        && c.pad == Default::default()
 }
 
 /// Packed length of pointwise weights: output channels rounded up to 16-channel panels

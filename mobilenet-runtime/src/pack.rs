@@ -319,9 +319,20 @@ pub fn pack_conv(
     b_out: &mut [f32],
 ) -> Result<(), PackError> {
     let n = elems(&[kh, kw, ci, co])?;
-    pack_full(src, layout, kh, kw, ci, co, bias, bn, w_out, n, b_out, |y, x, i, o| {
-        ((y * kw + x) * ci + i) * co + o
-    })
+    pack_full(
+        src,
+        layout,
+        kh,
+        kw,
+        ci,
+        co,
+        bias,
+        bn,
+        w_out,
+        n,
+        b_out,
+        |y, x, i, o| ((y * kw + x) * ci + i) * co + o,
+    )
 }
 
 /// Number of `f32` values of 1x1-convolution weights packed into 16-channel panels
@@ -359,9 +370,20 @@ pub fn pack_pointwise(
     if w_out.len() == n {
         w_out.fill(0.0);
     }
-    pack_full(src, layout, 1, 1, ci, co, bias, bn, w_out, n, b_out, |_, _, i, o| {
-        (o / PANEL * ci + i) * PANEL + o % PANEL
-    })
+    pack_full(
+        src,
+        layout,
+        1,
+        1,
+        ci,
+        co,
+        bias,
+        bn,
+        w_out,
+        n,
+        b_out,
+        |_, _, i, o| (o / PANEL * ci + i) * PANEL + o % PANEL,
+    )
 }
 
 /// Shared body of [`pack_conv`] and [`pack_pointwise`]: reads a full convolution's weights in

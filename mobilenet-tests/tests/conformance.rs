@@ -1,6 +1,7 @@
 //! The generated forward pass against ONNX Runtime on the same weights and input
 //! (fixtures from scripts/make_fixtures.py). Tolerance: max abs error <= 1e-4 x max |reference|.
 
+use mobilenet_runtime::kernels::{self, Isa};
 use mobilenet_tests::{fixture, rel_max_err, top_k};
 
 mobilenet_macros::mobilenet!(
@@ -26,25 +27,52 @@ mobilenet_macros::mobilenet!(
 
 const TOL: f32 = 1e-4;
 
+/// Forcing an ISA is process-wide: the conformance tests take turns.
+static ISA_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Every network runs once per instruction set this CPU supports, forced, so that a bug in one
+/// path cannot hide behind dispatch; the test fails if the forced ISA's kernels did not run.
 macro_rules! conformance {
     ($test:ident, $m:ident, $fixture:literal) => {
         #[test]
         fn $test() {
+            let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
             let fx = fixture($fixture);
             let model = $m::Model::embedded();
             let input: &[f32; $m::INPUT_LEN] =
                 fx.input.as_slice().try_into().expect("fixture input size");
-            let mut out = [0.0f32; $m::OUTPUT_LEN];
             let mut scratch = $m::Model::new_scratch();
-            model.forward(input, &mut out, &mut scratch);
-            let err = rel_max_err(&out, &fx.output);
-            eprintln!("{}: relative max error {err:e}", $fixture);
-            assert!(err <= TOL, "{}: relative max error {err} > {TOL}", $fixture);
-            assert_eq!(top_k(&out, 5), top_k(&fx.output, 5), "top-5 differs");
-            // A second run on the same scratch gives the same answer (no state leaks between runs).
-            let mut again = [0.0f32; $m::OUTPUT_LEN];
-            model.forward(input, &mut again, &mut scratch);
-            assert_eq!(out, again);
+            let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|i| i.is_supported()).collect();
+            for isa in isas {
+                kernels::force_isa(isa).unwrap();
+                let before = kernels::calls(isa);
+                let mut out = [0.0f32; $m::OUTPUT_LEN];
+                model.forward(input, &mut out, &mut scratch);
+                let ran = kernels::calls(isa) - before;
+                assert!(
+                    ran >= $m::LAYERS.len() - 2,
+                    "{}: forced {isa} but only {ran} {isa} kernel calls ran",
+                    $fixture
+                );
+                let err = rel_max_err(&out, &fx.output);
+                eprintln!("{} [{isa}]: relative max error {err:e}", $fixture);
+                assert!(
+                    err <= TOL,
+                    "{} [{isa}]: relative max error {err} > {TOL}",
+                    $fixture
+                );
+                assert_eq!(
+                    top_k(&out, 5),
+                    top_k(&fx.output, 5),
+                    "{} [{isa}]: top-5 differs",
+                    $fixture
+                );
+                // A second run on the same scratch gives the same answer (no state leaks).
+                let mut again = [0.0f32; $m::OUTPUT_LEN];
+                model.forward(input, &mut again, &mut scratch);
+                assert_eq!(out, again, "{} [{isa}]: second run differs", $fixture);
+            }
+            kernels::force_isa(kernels::best_isa()).unwrap();
         }
     };
 }

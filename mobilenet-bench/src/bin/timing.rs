@@ -21,10 +21,16 @@ macro_rules! run {
         };
         let input: Vec<f32> = match $input {
             Some(x) => x,
-            None => (0..$m::INPUT_LEN).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect(),
+            None => (0..$m::INPUT_LEN)
+                .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+                .collect(),
         };
         if input.len() != $m::INPUT_LEN {
-            eprintln!("error: input has {} values, the network takes {}", input.len(), $m::INPUT_LEN);
+            eprintln!(
+                "error: input has {} values, the network takes {}",
+                input.len(),
+                $m::INPUT_LEN
+            );
             std::process::exit(1);
         }
         let input: &[f32; $m::INPUT_LEN] = input.as_slice().try_into().unwrap();
@@ -60,11 +66,18 @@ fn main() {
             "--weights" => weights = Some(std::fs::read(&v).expect("weights file")),
             "--input" => {
                 let b = std::fs::read(&v).expect("input file");
-                input = Some(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect());
+                input = Some(
+                    b.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                );
             }
             "--iters" => iters = v.parse().expect("--iters N"),
             "--isa" => {
-                let isa = Isa::ALL.into_iter().find(|x| x.name() == v).expect("unknown ISA");
+                let isa = Isa::ALL
+                    .into_iter()
+                    .find(|x| x.name() == v)
+                    .expect("unknown ISA");
                 kernels::force_isa(isa).unwrap_or_else(|e| panic!("{e}"));
             }
             other => panic!("unknown argument {other}"),
@@ -72,8 +85,18 @@ fn main() {
         i += 2;
     }
     let (mult_adds, times, out) = match network.as_str() {
-        "v1_1_0_224" => run!(v1_1_0_224, weights.as_deref().unwrap_or(random_weights("v1_1_0_224")), input, iters),
-        "v1_0_25_128" => run!(v1_0_25_128, weights.as_deref().unwrap_or(random_weights("v1_0_25_128")), input, iters),
+        "v1_1_0_224" => run!(
+            v1_1_0_224,
+            weights.as_deref().unwrap_or(random_weights("v1_1_0_224")),
+            input,
+            iters
+        ),
+        "v1_0_25_128" => run!(
+            v1_0_25_128,
+            weights.as_deref().unwrap_or(random_weights("v1_0_25_128")),
+            input,
+            iters
+        ),
         other => panic!("unknown network {other}"),
     };
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);

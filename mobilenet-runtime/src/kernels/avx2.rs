@@ -55,7 +55,12 @@ unsafe fn act<const ACT: u8>(x: __m256) -> __m256 {
 unsafe fn tail_mask(n: usize) -> __m256i {
     const IDX: [i32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
     // SAFETY: IDX is 8 valid i32 values; unaligned load is allowed.
-    unsafe { _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_loadu_si256(IDX.as_ptr() as *const __m256i)) }
+    unsafe {
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(n as i32),
+            _mm256_loadu_si256(IDX.as_ptr() as *const __m256i),
+        )
+    }
 }
 
 /// Loads the first `n` lanes from `p` (the rest are zero).
@@ -97,7 +102,16 @@ unsafe fn store_n(p: *mut f32, v: __m256, n: usize) {
 /// the activation is applied on the last pass only.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const R: usize, const CO: usize, const ACT: u8>(kc: usize, a: *const f32, b: *const f32, bias: *const f32, c: *mut f32, n: usize, first: bool, last: bool) {
+unsafe fn tile<const R: usize, const CO: usize, const ACT: u8>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    bias: *const f32,
+    c: *mut f32,
+    n: usize,
+    first: bool,
+    last: bool,
+) {
     // SAFETY: the caller guarantees kc*R packed values at `a`, kc*16 weights at `b`, n bias
     // values and R rows of n outputs at `c` (row stride CO).
     unsafe {
@@ -106,7 +120,11 @@ unsafe fn tile<const R: usize, const CO: usize, const ACT: u8>(kc: usize, a: *co
         let mut acc1 = [_mm256_setzero_ps(); R];
         if first {
             let b0 = load_n(bias, n0);
-            let b1 = if n1 > 0 { load_n(bias.add(8), n1) } else { _mm256_setzero_ps() };
+            let b1 = if n1 > 0 {
+                load_n(bias.add(8), n1)
+            } else {
+                _mm256_setzero_ps()
+            };
             acc0 = [b0; R];
             acc1 = [b1; R];
         } else {
@@ -127,7 +145,11 @@ unsafe fn tile<const R: usize, const CO: usize, const ACT: u8>(kc: usize, a: *co
             }
         }
         for r in 0..R {
-            let (v0, v1) = if last { (act::<ACT>(acc0[r]), act::<ACT>(acc1[r])) } else { (acc0[r], acc1[r]) };
+            let (v0, v1) = if last {
+                (act::<ACT>(acc0[r]), act::<ACT>(acc1[r]))
+            } else {
+                (acc0[r], acc1[r])
+            };
             if n == 16 {
                 _mm256_storeu_ps(c.add(r * CO), v0);
                 _mm256_storeu_ps(c.add(r * CO + 8), v1);
@@ -144,7 +166,11 @@ unsafe fn tile<const R: usize, const CO: usize, const ACT: u8>(kc: usize, a: *co
 /// Packs `R` pixels x `kc` input channels (starting at pixel row `a`, channel offset already
 /// applied; row stride `CI`) k-major into `buf`.
 #[inline(always)]
-unsafe fn pack_rows<const R: usize, const CI: usize>(kc: usize, a: *const f32, buf: &mut [f32; MR * KC]) {
+unsafe fn pack_rows<const R: usize, const CI: usize>(
+    kc: usize,
+    a: *const f32,
+    buf: &mut [f32; MR * KC],
+) {
     // SAFETY: the caller guarantees R rows of kc values at `a` (row stride CI); buf holds
     // MR*KC >= R*kc values.
     unsafe {
@@ -159,7 +185,16 @@ unsafe fn pack_rows<const R: usize, const CI: usize>(kc: usize, a: *const f32, b
 /// All panels `p0..p1` for `R` pixel rows starting at `m`, over every input-channel pass.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-unsafe fn rows<const R: usize, const CI: usize, const CO: usize, const ACT: u8>(m: usize, p0: usize, p1: usize, a: *const f32, w: *const f32, bias: *const f32, c: *mut f32, buf: &mut [f32; MR * KC]) {
+unsafe fn rows<const R: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    m: usize,
+    p0: usize,
+    p1: usize,
+    a: *const f32,
+    w: *const f32,
+    bias: *const f32,
+    c: *mut f32,
+    buf: &mut [f32; MR * KC],
+) {
     // SAFETY: rows m..m+R < HW, panels < CO/16 rounded up, channel passes < CI: in bounds of
     // the checked slices (see `pointwise`).
     unsafe {
@@ -169,7 +204,16 @@ unsafe fn rows<const R: usize, const CI: usize, const CO: usize, const ACT: u8>(
             pack_rows::<R, CI>(kc, a.add(m * CI + k0), buf);
             for p in p0..p1 {
                 let n = (CO - p * 16).min(16);
-                tile::<R, CO, ACT>(kc, buf.as_ptr(), w.add((p * CI + k0) * 16), bias.add(p * 16), c.add(m * CO + p * 16), n, k0 == 0, k0 + kc == CI);
+                tile::<R, CO, ACT>(
+                    kc,
+                    buf.as_ptr(),
+                    w.add((p * CI + k0) * 16),
+                    bias.add(p * 16),
+                    c.add(m * CO + p * 16),
+                    n,
+                    k0 == 0,
+                    k0 + kc == CI,
+                );
             }
             k0 += kc;
         }
@@ -187,9 +231,19 @@ unsafe fn rows<const R: usize, const CI: usize, const CO: usize, const ACT: u8>(
 ///
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]) {
+pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
     check_len("pointwise", "input", input.len(), HW * CI);
-    check_len("pointwise", "weights", weights.len(), crate::pack::pointwise_len(CI, CO));
+    check_len(
+        "pointwise",
+        "weights",
+        weights.len(),
+        crate::pack::pointwise_len(CI, CO),
+    );
     check_len("pointwise", "bias", bias.len(), CO);
     check_len("pointwise", "out", out.len(), HW * CO);
     if CO == 0 || HW == 0 {
@@ -199,7 +253,12 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize, const
         // Degenerate: the output is the activated bias.
         return super::scalar::pointwise::<HW, CI, CO, ACT>(input, weights, bias, out);
     }
-    let (a, w, b, c) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
+    let (a, w, b, c) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
     let panels = CO.div_ceil(16);
     let group = (L2_PANELS_BYTES / (CI * 16 * 4)).clamp(1, panels);
     let full = HW / MR;
@@ -261,55 +320,102 @@ pub unsafe fn depthwise<
     check_len("depthwise", "weights", weights.len(), KH * KW * C);
     check_len("depthwise", "bias", bias.len(), C);
     check_len("depthwise", "out", out.len(), HO * WO * C);
-    let (x, wt, bs, y) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
-    // First and last output columns whose taps are all inside the input (interior).
+    let (x, wt, bs, y) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
+    // Output columns ox_lo..ox_hi (and rows oy_lo..oy_hi) have all their taps inside the input.
     let ox_lo = PL.div_ceil(SW).min(WO);
-    let ox_hi = if W + PL >= KW { ((W + PL - KW) / SW + 1).min(WO) } else { 0 }.max(ox_lo);
-    // SAFETY: input pixel (iy, ix) is only read for 0 <= iy < H, 0 <= ix < W (checked per tap
-    // at the borders, guaranteed by ox_lo..ox_hi in the interior), channels c..c+n <= C; all
-    // outputs written are (oy < HO, ox < WO, channels < C).
+    let ox_hi = if W + PL >= KW {
+        ((W + PL - KW) / SW + 1).min(WO)
+    } else {
+        0
+    }
+    .max(ox_lo);
+    let oy_lo = PT.div_ceil(SH).min(HO);
+    let oy_hi = if H + PT >= KH {
+        ((H + PT - KH) / SH + 1).min(HO)
+    } else {
+        0
+    }
+    .max(oy_lo);
+    /// Output pixels per step: independent FMA chains that hide the FMA latency.
+    const PX: usize = 6;
+    // Loop order: output row, then a run of PX output pixels, then 8-channel blocks. The input
+    // the run needs (KH rows x a few pixels x all channels) stays in L1 across the channel
+    // blocks, and each block's KH x KW taps are loaded once into registers for the run.
+    // SAFETY: input pixel (iy, ix) is only read for 0 <= iy < H, 0 <= ix < W (each tap is
+    // checked on border pixels; the interior ranges above guarantee it elsewhere), channels
+    // c..c+n <= C; every output written is (oy < HO, ox < WO, channels < C).
     unsafe {
         for oy in 0..HO {
-            let ky_lo = PT.saturating_sub(oy * SH);
-            let ky_hi = KH.min((H + PT).saturating_sub(oy * SH));
-            let mut c = 0;
-            while c < C {
-                let n = (C - c).min(8);
-                // Taps for these channels, in registers (KH*KW <= 9 for MobileNet; larger
-                // kernels spill, which is still correct).
-                let mut taps = [[_mm256_setzero_ps(); KW]; KH];
-                for (ky, row) in taps.iter_mut().enumerate() {
-                    for (kx, t) in row.iter_mut().enumerate() {
-                        *t = load_n(wt.add((ky * KW + kx) * C + c), n);
-                    }
-                }
-                let b = load_n(bs.add(c), n);
-                let pixel = |ox: usize, kx_lo: usize, kx_hi: usize| {
-                    let mut acc = b;
-                    for ky in ky_lo..ky_hi {
-                        let iy = oy * SH + ky - PT;
-                        for kx in kx_lo..kx_hi {
-                            let ix = ox * SW + kx - PL;
-                            let v = load_n(x.add((iy * W + ix) * C + c), n);
-                            acc = _mm256_fmadd_ps(v, taps[ky][kx], acc);
+            let interior_row = oy >= oy_lo && oy < oy_hi;
+            let mut ox0 = 0;
+            while ox0 < WO {
+                // Left border pixels form their own run, so interior runs start at ox_lo.
+                let px = if ox0 < ox_lo { ox_lo - ox0 } else { WO - ox0 }.min(PX);
+                let fast = interior_row && px == PX && ox0 >= ox_lo && ox0 + PX <= ox_hi;
+                let mut c = 0;
+                while c < C {
+                    let n = (C - c).min(8);
+                    let mut taps = [[_mm256_setzero_ps(); KW]; KH];
+                    for (ky, row) in taps.iter_mut().enumerate() {
+                        for (kx, t) in row.iter_mut().enumerate() {
+                            *t = load_n(wt.add((ky * KW + kx) * C + c), n);
                         }
                     }
-                    store_n(y.add((oy * WO + ox) * C + c), act::<ACT>(acc), n);
-                };
-                for ox in 0..ox_lo {
-                    let kx_lo = PL.saturating_sub(ox * SW);
-                    let kx_hi = KW.min((W + PL).saturating_sub(ox * SW));
-                    pixel(ox, kx_lo, kx_hi);
+                    let b = load_n(bs.add(c), n);
+                    if fast {
+                        let mut acc = [b; PX];
+                        let iy0 = oy * SH - PT;
+                        for (ky, row) in taps.iter().enumerate() {
+                            let line = x.add(((iy0 + ky) * W + ox0 * SW - PL) * C + c);
+                            for (kx, t) in row.iter().enumerate() {
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    *a = _mm256_fmadd_ps(
+                                        load_n(line.add((p * SW + kx) * C), n),
+                                        *t,
+                                        *a,
+                                    );
+                                }
+                            }
+                        }
+                        let dst = y.add((oy * WO + ox0) * C + c);
+                        for (p, a) in acc.iter().enumerate() {
+                            store_n(dst.add(p * C), act::<ACT>(*a), n);
+                        }
+                    } else {
+                        // Border (or short) run: every tap checked, taps still in registers,
+                        // still PX independent accumulators.
+                        let mut acc = [b; PX];
+                        for (ky, row) in taps.iter().enumerate() {
+                            let iy = (oy * SH + ky).wrapping_sub(PT);
+                            if iy >= H {
+                                continue;
+                            }
+                            for (kx, t) in row.iter().enumerate() {
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    let ix = ((ox0 + p) * SW + kx).wrapping_sub(PL);
+                                    if p < px && ix < W {
+                                        *a = _mm256_fmadd_ps(
+                                            load_n(x.add((iy * W + ix) * C + c), n),
+                                            *t,
+                                            *a,
+                                        );
+                                    }
+                                }
+                            }
+                        }
+                        let dst = y.add((oy * WO + ox0) * C + c);
+                        for (p, a) in acc.iter().enumerate().take(px) {
+                            store_n(dst.add(p * C), act::<ACT>(*a), n);
+                        }
+                    }
+                    c += n;
                 }
-                for ox in ox_lo..ox_hi {
-                    pixel(ox, 0, KW);
-                }
-                for ox in ox_hi..WO {
-                    let kx_lo = PL.saturating_sub(ox * SW);
-                    let kx_hi = KW.min((W + PL).saturating_sub(ox * SW));
-                    pixel(ox, kx_lo, kx_hi);
-                }
-                c += n;
+                ox0 += px;
             }
         }
     }
@@ -350,7 +456,12 @@ pub unsafe fn conv2d<
     check_len("conv2d", "weights", weights.len(), KH * KW * CI * CO);
     check_len("conv2d", "bias", bias.len(), CO);
     check_len("conv2d", "out", out.len(), HO * WO * CO);
-    let (x, wt, bs, y) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
+    let (x, wt, bs, y) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
     // Output channels in blocks of 32 (four accumulators); the last block may be narrower.
     // SAFETY: taps are clipped to the input; channel offsets stay below CI / CO; outputs are
     // (oy < HO, ox < WO, channels < CO).
@@ -378,7 +489,8 @@ pub unsafe fn conv2d<
                             for ci in 0..CI {
                                 let xv = _mm256_broadcast_ss(&*px.add(ci));
                                 for (v, a) in acc.iter_mut().enumerate().take(nv) {
-                                    let w = load_n(wrow.add(ci * CO + 8 * v), (width - 8 * v).min(8));
+                                    let w =
+                                        load_n(wrow.add(ci * CO + 8 * v), (width - 8 * v).min(8));
                                     *a = _mm256_fmadd_ps(xv, w, *a);
                                 }
                             }
@@ -405,12 +517,22 @@ pub unsafe fn conv2d<
 ///
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]) {
+pub unsafe fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
     check_len("fully_connected", "input", input.len(), IN);
     check_len("fully_connected", "weights", weights.len(), IN * OUT);
     check_len("fully_connected", "bias", bias.len(), OUT);
     check_len("fully_connected", "out", out.len(), OUT);
-    let (x, w, b, y) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out.as_mut_ptr());
+    let (x, w, b, y) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
     // SAFETY: columns o..o+width <= OUT of every weight row i < IN, and of bias/out.
     unsafe {
         let mut o = 0;

@@ -72,7 +72,11 @@ impl core::fmt::Display for Isa {
 
 #[allow(unreachable_code)]
 fn avx2_supported() -> bool {
-    #[cfg(all(any(target_arch = "x86", target_arch = "x86_64"), target_feature = "avx2", target_feature = "fma"))]
+    #[cfg(all(
+        any(target_arch = "x86", target_arch = "x86_64"),
+        target_feature = "avx2",
+        target_feature = "fma"
+    ))]
     {
         return true;
     }
@@ -90,7 +94,11 @@ static CALLS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
 
 /// The best instruction set this CPU supports.
 pub fn best_isa() -> Isa {
-    Isa::ALL.into_iter().rev().find(|i| i.is_supported()).unwrap_or(Isa::Scalar)
+    Isa::ALL
+        .into_iter()
+        .rev()
+        .find(|i| i.is_supported())
+        .unwrap_or(Isa::Scalar)
 }
 
 /// The instruction set whose kernels the functions of this module run: the one forced with
@@ -203,7 +211,9 @@ pub fn conv2d<
     bias: &[f32],
     out: &mut [f32],
 ) {
-    dispatch!(conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out))
+    dispatch!(conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+        input, weights, bias, out
+    ))
 }
 
 /// Depthwise 2-D convolution (one filter per channel, multiplier 1).
@@ -240,7 +250,9 @@ pub fn depthwise<
     bias: &[f32],
     out: &mut [f32],
 ) {
-    dispatch!(depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out))
+    dispatch!(depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+        input, weights, bias, out
+    ))
 }
 
 /// Pointwise (1x1, stride 1) convolution over `HW` pixels.

@@ -155,7 +155,12 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
 ) {
     use crate::pack::PANEL;
     check_len("pointwise", "input", input.len(), HW * CI);
-    check_len("pointwise", "weights", weights.len(), crate::pack::pointwise_len(CI, CO));
+    check_len(
+        "pointwise",
+        "weights",
+        weights.len(),
+        crate::pack::pointwise_len(CI, CO),
+    );
     check_len("pointwise", "bias", bias.len(), CO);
     check_len("pointwise", "out", out.len(), HW * CO);
     if CO == 0 {

@@ -182,9 +182,12 @@ macro_rules! conv_case {
         for isa in isas() {
             // NaN-filled: every element must be overwritten.
             let mut out = vec![f32::NAN; $ho * $wo * $co];
-            run_isa!(isa, conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-                &input, &weights, &bias, &mut out
-            ));
+            run_isa!(
+                isa,
+                conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                    &input, &weights, &bias, &mut out
+                )
+            );
             assert_close(&out, &want, &std::format!("{isa} conv2d {s:?}"));
         }
     }};
@@ -215,9 +218,12 @@ macro_rules! depthwise_case {
         let want = ref_depthwise(&s, &input, &weights, &bias);
         for isa in isas() {
             let mut out = vec![f32::NAN; $ho * $wo * $c];
-            run_isa!(isa, depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-                &input, &weights, &bias, &mut out
-            ));
+            run_isa!(
+                isa,
+                depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                    &input, &weights, &bias, &mut out
+                )
+            );
             assert_close(&out, &want, &std::format!("{isa} depthwise {s:?}"));
         }
     }};
@@ -304,7 +310,10 @@ macro_rules! pointwise_case {
         for isa in isas() {
             let mut out = vec![f32::NAN; $hw * $co];
             let packed = panels(&weights, $ci, $co);
-            run_isa!(isa, pointwise::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, &mut out));
+            run_isa!(
+                isa,
+                pointwise::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, &mut out)
+            );
             assert_close(&out, &want, &std::format!("{isa} pointwise {s:?}"));
         }
     }};
@@ -354,12 +363,18 @@ macro_rules! fc_case {
         let want = ref_conv2d(&s, &input, &weights, &bias);
         for isa in isas() {
             let mut out = vec![f32::NAN; $out];
-            run_isa!(isa, fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out));
+            run_isa!(
+                isa,
+                fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out)
+            );
             assert_close(&out, &want, &std::format!("{isa} fc {s:?}"));
             // A fully connected layer is a pointwise convolution of one pixel.
             let mut pw = vec![f32::NAN; $out];
             let packed = panels(&weights, $in, $out);
-            run_isa!(isa, pointwise::<1, $in, $out, { $act }>(&input, &packed, &bias, &mut pw));
+            run_isa!(
+                isa,
+                pointwise::<1, $in, $out, { $act }>(&input, &packed, &bias, &mut pw)
+            );
             assert_close(&pw, &want, &std::format!("{isa} fc as pointwise {s:?}"));
         }
     }};
@@ -499,8 +514,15 @@ fn the_best_supported_variant_is_active() {
     let mut b = [1.0; 3 * 3 * 3];
     let before = calls(best_isa());
     conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut a);
-    assert!(calls(best_isa()) > before, "the dispatcher did not run the {} variant", best_isa());
-    run_isa!(best_isa(), conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut b));
+    assert!(
+        calls(best_isa()) > before,
+        "the dispatcher did not run the {} variant",
+        best_isa()
+    );
+    run_isa!(
+        best_isa(),
+        conv2d::<5, 5, 2, 3, 3, 3, 3, 3, 2, 2, 1, 1, ACT_RELU>(&input, &weights, &bias, &mut b)
+    );
     assert_eq!(a, b);
 }
 
