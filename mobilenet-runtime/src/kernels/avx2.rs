@@ -28,6 +28,9 @@ use core::arch::x86_64::*;
 use super::check_len;
 use crate::{ACT_NONE, ACT_RELU, ACT_RELU6};
 
+/// Eight zeros: the input of taps that fall outside the image.
+static ZEROS: [f32; 8] = [0.0; 8];
+
 /// Pixels per pointwise micro-kernel tile.
 const MR: usize = 6;
 /// Input channels per pass of the pointwise kernel (bounds the packed pixel block and the
@@ -326,6 +329,17 @@ pub unsafe fn depthwise<
         bias.as_ptr(),
         out.as_mut_ptr(),
     );
+    if HO * WO == 0 || C == 0 {
+        return;
+    }
+    // Small feature maps (typically with many channels, whose pixels are 2^n bytes apart and
+    // alias in L1): copy each 8-channel slice into a dense, zero-padded buffer first.
+    if dense_rows::<HO, KH, SH>() * dense_width::<WO, KW, SW>() <= DENSE_PIXELS {
+        // SAFETY: same contract as this function; lengths were checked above.
+        return unsafe {
+            depthwise_dense::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(x, wt, bs, y)
+        };
+    }
     // Output columns ox_lo..ox_hi (and rows oy_lo..oy_hi) have all their taps inside the input.
     let ox_lo = PL.div_ceil(SW).min(WO);
     let ox_hi = if W + PL >= KW {
@@ -342,7 +356,7 @@ pub unsafe fn depthwise<
     }
     .max(oy_lo);
     /// Output pixels per step: independent FMA chains that hide the FMA latency.
-    const PX: usize = 6;
+    const PX: usize = DW_PX;
     // Loop order: output row, then a run of PX output pixels, then 8-channel blocks. The input
     // the run needs (KH rows x a few pixels x all channels) stays in L1 across the channel
     // blocks, and each block's KH x KW taps are loaded once into registers for the run.
@@ -368,17 +382,20 @@ pub unsafe fn depthwise<
                     }
                     let b = load_n(bs.add(c), n);
                     if fast {
+                        // Each input column of the run is loaded once and used by every output
+                        // pixel whose window covers it ((PX-1)*SW+KW loads per filter row
+                        // instead of PX*KW).
                         let mut acc = [b; PX];
                         let iy0 = oy * SH - PT;
                         for (ky, row) in taps.iter().enumerate() {
                             let line = x.add(((iy0 + ky) * W + ox0 * SW - PL) * C + c);
-                            for (kx, t) in row.iter().enumerate() {
-                                for (p, a) in acc.iter_mut().enumerate() {
-                                    *a = _mm256_fmadd_ps(
-                                        load_n(line.add((p * SW + kx) * C), n),
-                                        *t,
-                                        *a,
-                                    );
+                            for j in 0..(PX - 1) * SW + KW {
+                                let v = load_n(line.add(j * C), n);
+                                for (kx, t) in row.iter().enumerate() {
+                                    if j >= kx && (j - kx) % SW == 0 && (j - kx) / SW < PX {
+                                        let p = (j - kx) / SW;
+                                        acc[p] = _mm256_fmadd_ps(v, *t, acc[p]);
+                                    }
                                 }
                             }
                         }
@@ -387,23 +404,25 @@ pub unsafe fn depthwise<
                             store_n(dst.add(p * C), act::<ACT>(*a), n);
                         }
                     } else {
-                        // Border (or short) run: every tap checked, taps still in registers,
-                        // still PX independent accumulators.
+                        // Border (or short) run: the same computation, but every input column
+                        // outside the image reads from a zero vector instead (a branch-free
+                        // pointer select), and only the run's `px` outputs are stored.
                         let mut acc = [b; PX];
                         for (ky, row) in taps.iter().enumerate() {
                             let iy = (oy * SH + ky).wrapping_sub(PT);
-                            if iy >= H {
-                                continue;
-                            }
-                            for (kx, t) in row.iter().enumerate() {
-                                for (p, a) in acc.iter_mut().enumerate() {
-                                    let ix = ((ox0 + p) * SW + kx).wrapping_sub(PL);
-                                    if p < px && ix < W {
-                                        *a = _mm256_fmadd_ps(
-                                            load_n(x.add((iy * W + ix) * C + c), n),
-                                            *t,
-                                            *a,
-                                        );
+                            let row_ok = iy < H;
+                            for j in 0..(PX - 1) * SW + KW {
+                                let ix = (ox0 * SW + j).wrapping_sub(PL);
+                                let src = if row_ok && ix < W {
+                                    x.add((iy * W + ix) * C + c)
+                                } else {
+                                    ZEROS.as_ptr()
+                                };
+                                let v = load_n(src, n);
+                                for (kx, t) in row.iter().enumerate() {
+                                    if j >= kx && (j - kx) % SW == 0 && (j - kx) / SW < PX {
+                                        let p = (j - kx) / SW;
+                                        acc[p] = _mm256_fmadd_ps(v, *t, acc[p]);
                                     }
                                 }
                             }
@@ -421,9 +440,201 @@ pub unsafe fn depthwise<
     }
 }
 
+/// Output pixels per depthwise step.
+const DW_PX: usize = 6;
+/// Pixels of the dense depthwise buffer (8 channels each: 32 KiB on the stack).
+const DENSE_PIXELS: usize = 1024;
+
+/// Rows of the padded input a depthwise layer reads.
+const fn dense_rows<const HO: usize, const KH: usize, const SH: usize>() -> usize {
+    (HO - 1) * SH + KH
+}
+
+/// Columns of the dense buffer: the padded input width, plus slack so the last (partial) run
+/// of DW_PX outputs can read a whole run's columns.
+const fn dense_width<const WO: usize, const KW: usize, const SW: usize>() -> usize {
+    (WO.div_ceil(DW_PX) * DW_PX - 1) * SW + KW
+}
+
+/// Depthwise convolution through a dense, zero-padded copy of each 8-channel slice: no borders,
+/// no branches, the slice's taps in registers for the whole feature map.
+///
+/// # Safety
+///
+/// AVX2 and FMA; `x`, `wt`, `bs`, `y` point at the checked slices of [`depthwise`], and
+/// `dense_rows * dense_width <= DENSE_PIXELS`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn depthwise_dense<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    x: *const f32,
+    wt: *const f32,
+    bs: *const f32,
+    y: *mut f32,
+) {
+    let rows = dense_rows::<HO, KH, SH>();
+    let bw = dense_width::<WO, KW, SW>();
+    let mut buf = [0.0f32; 8 * DENSE_PIXELS];
+    // SAFETY: buffer indices are < rows * bw * 8 <= 8 * DENSE_PIXELS; input pixels read are
+    // (iy < H, ix < W), channels c..c+n <= C; outputs written are (oy < HO, ox < WO, < C).
+    unsafe {
+        let b = buf.as_mut_ptr();
+        let mut c = 0;
+        while c < C {
+            let n = (C - c).min(8);
+            // Padding stays zero: only the image part is overwritten for each slice.
+            for iy in 0..H.min(rows.saturating_sub(PT)) {
+                let by = iy + PT;
+                for ix in 0..W.min(bw.saturating_sub(PL)) {
+                    let bx = ix + PL;
+                    _mm256_storeu_ps(
+                        b.add((by * bw + bx) * 8),
+                        load_n(x.add((iy * W + ix) * C + c), n),
+                    );
+                }
+            }
+            let mut taps = [[_mm256_setzero_ps(); KW]; KH];
+            for (ky, row) in taps.iter_mut().enumerate() {
+                for (kx, t) in row.iter_mut().enumerate() {
+                    *t = load_n(wt.add((ky * KW + kx) * C + c), n);
+                }
+            }
+            let bias = load_n(bs.add(c), n);
+            for oy in 0..HO {
+                let mut ox0 = 0;
+                while ox0 < WO {
+                    let px = (WO - ox0).min(DW_PX);
+                    let mut acc = [bias; DW_PX];
+                    for (ky, row) in taps.iter().enumerate() {
+                        let line = b.add(((oy * SH + ky) * bw + ox0 * SW) * 8);
+                        for j in 0..(DW_PX - 1) * SW + KW {
+                            let v = _mm256_loadu_ps(line.add(j * 8));
+                            for (kx, t) in row.iter().enumerate() {
+                                if j >= kx && (j - kx) % SW == 0 && (j - kx) / SW < DW_PX {
+                                    let p = (j - kx) / SW;
+                                    acc[p] = _mm256_fmadd_ps(v, *t, acc[p]);
+                                }
+                            }
+                        }
+                    }
+                    let dst = y.add((oy * WO + ox0) * C + c);
+                    for (p, a) in acc.iter().enumerate().take(px) {
+                        store_n(dst.add(p * C), act::<ACT>(*a), n);
+                    }
+                    ox0 += px;
+                }
+            }
+            c += n;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Full convolution (the first layer), vectorized over output channels
 // ---------------------------------------------------------------------------------------------
+
+/// Input channels up to which [`conv2d`] uses the multi-pixel path (its zero source must
+/// cover a whole pixel).
+const CONV_FAST_CI: usize = 64;
+/// Zeros for the input taps of [`conv2d`] that fall outside the image.
+static ZERO_PIXEL: [f32; CONV_FAST_CI] = [0.0; CONV_FAST_CI];
+
+/// One block of `NV` 8-channel output vectors (`width` channels from `c0`) of a full
+/// convolution, `P` output pixels at a time so that `P * NV` independent accumulators hide the
+/// FMA latency. Taps outside the image read [`ZERO_PIXEL`] (a branch-free pointer select).
+///
+/// # Safety
+///
+/// AVX2 and FMA; the pointers are the checked slices of [`conv2d`]; `CI <= CONV_FAST_CI`;
+/// `c0 + width <= CO`, `width <= 8 * NV`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_block<
+    const NV: usize,
+    const P: usize,
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    x: *const f32,
+    wt: *const f32,
+    bs: *const f32,
+    y: *mut f32,
+    c0: usize,
+    width: usize,
+) {
+    // SAFETY: see the function's contract; every pointer offset below is within it.
+    unsafe {
+        let lanes = |v: usize| width.saturating_sub(8 * v).min(8);
+        let mut bias = [_mm256_setzero_ps(); NV];
+        for (v, b) in bias.iter_mut().enumerate() {
+            *b = load_n(bs.add(c0 + 8 * v), lanes(v));
+        }
+        for oy in 0..HO {
+            let mut ox0 = 0;
+            while ox0 < WO {
+                let px = (WO - ox0).min(P);
+                let mut acc = [bias; P];
+                for ky in 0..KH {
+                    let iy = (oy * SH + ky).wrapping_sub(PT);
+                    let row_ok = iy < H;
+                    for kx in 0..KW {
+                        let mut src = [ZERO_PIXEL.as_ptr(); P];
+                        for (p, s) in src.iter_mut().enumerate() {
+                            let ix = ((ox0 + p) * SW + kx).wrapping_sub(PL);
+                            if row_ok && ix < W && p < px {
+                                *s = x.add((iy * W + ix) * CI);
+                            }
+                        }
+                        let wrow = wt.add((ky * KW + kx) * CI * CO + c0);
+                        for ci in 0..CI {
+                            let mut w = [_mm256_setzero_ps(); NV];
+                            for (v, wv) in w.iter_mut().enumerate() {
+                                *wv = load_n(wrow.add(ci * CO + 8 * v), lanes(v));
+                            }
+                            for (p, a) in acc.iter_mut().enumerate() {
+                                let xv = _mm256_broadcast_ss(&*src[p].add(ci));
+                                for (v, av) in a.iter_mut().enumerate() {
+                                    *av = _mm256_fmadd_ps(xv, w[v], *av);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (p, a) in acc.iter().enumerate().take(px) {
+                    let dst = y.add((oy * WO + ox0 + p) * CO + c0);
+                    for (v, av) in a.iter().enumerate() {
+                        if lanes(v) > 0 {
+                            store_n(dst.add(8 * v), act::<ACT>(*av), lanes(v));
+                        }
+                    }
+                }
+                ox0 += px;
+            }
+        }
+    }
+}
 
 /// AVX2 [`kernels::conv2d`](super::conv2d).
 ///
@@ -462,6 +673,46 @@ pub unsafe fn conv2d<
         bias.as_ptr(),
         out.as_mut_ptr(),
     );
+    if CI <= CONV_FAST_CI {
+        // SAFETY: the slices were checked above; CI <= CONV_FAST_CI.
+        unsafe {
+            let mut c0 = 0;
+            while c0 + 32 <= CO {
+                conv_block::<4, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x, wt, bs, y, c0, 32,
+                );
+                c0 += 32;
+            }
+            match (CO - c0).div_ceil(8) {
+                0 => {}
+                1 => conv_block::<1, 8, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x,
+                    wt,
+                    bs,
+                    y,
+                    c0,
+                    CO - c0,
+                ),
+                2 => conv_block::<2, 4, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x,
+                    wt,
+                    bs,
+                    y,
+                    c0,
+                    CO - c0,
+                ),
+                _ => conv_block::<3, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x,
+                    wt,
+                    bs,
+                    y,
+                    c0,
+                    CO - c0,
+                ),
+            }
+        }
+        return;
+    }
     // Output channels in blocks of 32 (four accumulators); the last block may be narrower.
     // SAFETY: taps are clipped to the input; channel offsets stay below CI / CO; outputs are
     // (oy < HO, ox < WO, channels < CO).
