@@ -4,11 +4,10 @@
 
 use std::time::Instant;
 
-use mobilenet_bench::{flops, for_each_layer_shape};
+use mobilenet_bench::{for_each_layer_shape, with_layer_kernel};
 use mobilenet_runtime::kernels::{self, Isa};
-use mobilenet_runtime::ACT_RELU6;
 
-fn time(mut f: impl FnMut()) -> f64 {
+fn time(f: &mut dyn FnMut()) -> f64 {
     for _ in 0..3 {
         f();
     }
@@ -28,59 +27,6 @@ fn report(name: &str, mult_adds: u64, ms: f64) {
         "{name:45} {ms:9.4} ms {:7.1} GFLOP/s",
         2.0 * mult_adds as f64 / ms / 1e6
     );
-}
-
-macro_rules! run_shape {
-    (conv, $name:expr, $h:expr, $w:expr, $ci:expr, $ho:expr, $wo:expr, $co:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr) => {{
-        let (x, wt, b) = (
-            vec![0.5f32; $h * $w * $ci],
-            vec![0.01f32; $kh * $kw * $ci * $co],
-            vec![0.0f32; $co],
-        );
-        let mut y = vec![0.0f32; $ho * $wo * $co];
-        let ms = time(|| {
-            kernels::conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, ACT_RELU6>(
-                &x, &wt, &b, &mut y,
-            )
-        });
-        ($name, flops::conv($ho, $wo, $co, $kh, $kw, $ci), ms)
-    }};
-    (dw, $name:expr, $h:expr, $w:expr, $c:expr, $ho:expr, $wo:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr) => {{
-        let (x, wt, b) = (
-            vec![0.5f32; $h * $w * $c],
-            vec![0.01f32; $kh * $kw * $c],
-            vec![0.0f32; $c],
-        );
-        let mut y = vec![0.0f32; $ho * $wo * $c];
-        let ms = time(|| {
-            kernels::depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, ACT_RELU6>(
-                &x, &wt, &b, &mut y,
-            )
-        });
-        ($name, flops::dw($ho, $wo, $c, $kh, $kw), ms)
-    }};
-    (pw, $name:expr, $hw:expr, $ci:expr, $co:expr) => {{
-        let (x, wt, b) = (
-            vec![0.5f32; $hw * $ci],
-            vec![0.01f32; mobilenet_runtime::pack::pointwise_len($ci, $co)],
-            vec![0.0f32; $co],
-        );
-        let mut y = vec![0.0f32; $hw * $co];
-        let ms = time(|| kernels::pointwise::<$hw, $ci, $co, ACT_RELU6>(&x, &wt, &b, &mut y));
-        ($name, flops::pw($hw, $ci, $co), ms)
-    }};
-    (gap, $name:expr, $hw:expr, $c:expr) => {{
-        let x = vec![0.5f32; $hw * $c];
-        let mut y = vec![0.0f32; $c];
-        let ms = time(|| kernels::global_avgpool::<$hw, $c>(&x, &mut y));
-        ($name, 0u64, ms)
-    }};
-    (fc, $name:expr, $i:expr, $o:expr) => {{
-        let (x, wt, b) = (vec![0.5f32; $i], vec![0.01f32; $i * $o], vec![0.0f32; $o]);
-        let mut y = vec![0.0f32; $o];
-        let ms = time(|| kernels::fully_connected::<$i, $o, 0>(&x, &wt, &b, &mut y));
-        ($name, flops::pw(1, $i, $o), ms)
-    }};
 }
 
 fn main() {
@@ -105,8 +51,7 @@ fn main() {
     macro_rules! each {
         ($kind:ident, $name:expr, $($d:expr),*) => {
             if $name.contains(filter.as_str()) {
-                let (name, ma, ms) = run_shape!($kind, $name, $($d),*);
-                report(name, ma, ms);
+                with_layer_kernel!($kind, |run: &mut dyn FnMut(), ma: u64| report($name, ma, time(run)), $($d),*);
             }
         };
     }
