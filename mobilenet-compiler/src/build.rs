@@ -61,14 +61,11 @@ pub fn resolve_path(given: &str, base: &Path, specs_fallback: bool) -> Result<Pa
             return Ok(in_specs);
         }
         return Err(format!(
-            "file `{given}` not found: looked for `{}` and `{}`",
-            direct.display(),
-            in_specs.display()
+            "file `{given}` not found in the crate's directory or its `specs/` folder (relative paths start at the directory of the crate's Cargo.toml)"
         ));
     }
     Err(format!(
-        "file `{given}` not found (looked for `{}`)",
-        direct.display()
+        "file `{given}` not found (relative paths start at the directory of the crate's Cargo.toml)"
     ))
 }
 
