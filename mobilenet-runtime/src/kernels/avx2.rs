@@ -355,7 +355,6 @@ pub unsafe fn depthwise<
         0
     }
     .max(oy_lo);
-    /// Output pixels per step: independent FMA chains that hide the FMA latency.
     const PX: usize = DW_PX;
     // Loop order: output row, then a run of PX output pixels, then 8-channel blocks. The input
     // the run needs (KH rows x a few pixels x all channels) stays in L1 across the channel
@@ -382,55 +381,25 @@ pub unsafe fn depthwise<
                     }
                     let b = load_n(bs.add(c), n);
                     if fast {
-                        // Each input column of the run is loaded once and used by every output
-                        // pixel whose window covers it ((PX-1)*SW+KW loads per filter row
-                        // instead of PX*KW).
-                        let mut acc = [b; PX];
+                        // Each input column of the run is loaded once per filter row.
                         let iy0 = oy * SH - PT;
-                        for (ky, row) in taps.iter().enumerate() {
-                            let line = x.add(((iy0 + ky) * W + ox0 * SW - PL) * C + c);
-                            for j in 0..(PX - 1) * SW + KW {
-                                let v = load_n(line.add(j * C), n);
-                                for (kx, t) in row.iter().enumerate() {
-                                    if j >= kx && (j - kx) % SW == 0 && (j - kx) / SW < PX {
-                                        let p = (j - kx) / SW;
-                                        acc[p] = _mm256_fmadd_ps(v, *t, acc[p]);
-                                    }
-                                }
-                            }
-                        }
-                        let dst = y.add((oy * WO + ox0) * C + c);
-                        for (p, a) in acc.iter().enumerate() {
-                            store_n(dst.add(p * C), act::<ACT>(*a), n);
-                        }
+                        let acc = dw_run::<KH, KW, SW>(&taps, b, n, |ky, j| {
+                            x.add(((iy0 + ky) * W + ox0 * SW - PL + j) * C + c)
+                        });
+                        dw_store::<C, ACT>(&acc, PX, y.add((oy * WO + ox0) * C + c), n);
                     } else {
-                        // Border (or short) run: the same computation, but every input column
-                        // outside the image reads from a zero vector instead (a branch-free
-                        // pointer select), and only the run's `px` outputs are stored.
-                        let mut acc = [b; PX];
-                        for (ky, row) in taps.iter().enumerate() {
+                        // Border (or short) run: input columns outside the image read a zero
+                        // vector (a branch-free pointer select); only `px` outputs are stored.
+                        let acc = dw_run::<KH, KW, SW>(&taps, b, n, |ky, j| {
                             let iy = (oy * SH + ky).wrapping_sub(PT);
-                            let row_ok = iy < H;
-                            for j in 0..(PX - 1) * SW + KW {
-                                let ix = (ox0 * SW + j).wrapping_sub(PL);
-                                let src = if row_ok && ix < W {
-                                    x.add((iy * W + ix) * C + c)
-                                } else {
-                                    ZEROS.as_ptr()
-                                };
-                                let v = load_n(src, n);
-                                for (kx, t) in row.iter().enumerate() {
-                                    if j >= kx && (j - kx) % SW == 0 && (j - kx) / SW < PX {
-                                        let p = (j - kx) / SW;
-                                        acc[p] = _mm256_fmadd_ps(v, *t, acc[p]);
-                                    }
-                                }
+                            let ix = (ox0 * SW + j).wrapping_sub(PL);
+                            if iy < H && ix < W {
+                                x.add((iy * W + ix) * C + c)
+                            } else {
+                                ZEROS.as_ptr()
                             }
-                        }
-                        let dst = y.add((oy * WO + ox0) * C + c);
-                        for (p, a) in acc.iter().enumerate().take(px) {
-                            store_n(dst.add(p * C), act::<ACT>(*a), n);
-                        }
+                        });
+                        dw_store::<C, ACT>(&acc, px, y.add((oy * WO + ox0) * C + c), n);
                     }
                     c += n;
                 }
@@ -444,6 +413,59 @@ pub unsafe fn depthwise<
 const DW_PX: usize = 6;
 /// Pixels of the dense depthwise buffer (8 channels each: 32 KiB on the stack).
 const DENSE_PIXELS: usize = 1024;
+
+/// `DW_PX` output pixels of one 8-channel slice (`n` lanes) of a depthwise convolution: input
+/// column `j` of filter row `ky` is read from `src(ky, j)`, once, and feeds every output pixel
+/// whose window covers it; `DW_PX` accumulators give independent FMA chains.
+#[inline(always)]
+unsafe fn dw_run<const KH: usize, const KW: usize, const SW: usize>(
+    taps: &[[__m256; KW]; KH],
+    bias: __m256,
+    n: usize,
+    src: impl Fn(usize, usize) -> *const f32,
+) -> [__m256; DW_PX] {
+    // SAFETY: the caller guarantees every pointer `src` returns is readable for `n` values.
+    unsafe {
+        let mut acc = [bias; DW_PX];
+        for (ky, row) in taps.iter().enumerate() {
+            if SW == 1 {
+                // Stride 1: column j feeds outputs j-KW+1..=j; load it once.
+                for j in 0..DW_PX - 1 + KW {
+                    let v = load_n(src(ky, j), n);
+                    for (kx, t) in row.iter().enumerate() {
+                        if j >= kx && j - kx < DW_PX {
+                            acc[j - kx] = _mm256_fmadd_ps(v, *t, acc[j - kx]);
+                        }
+                    }
+                }
+            } else {
+                // Larger strides share few columns between outputs: one load per tap.
+                for (kx, t) in row.iter().enumerate() {
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        *a = _mm256_fmadd_ps(load_n(src(ky, p * SW + kx), n), *t, *a);
+                    }
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// Stores the first `px` outputs of a run (activation applied) at `dst`, pixel stride `C`.
+#[inline(always)]
+unsafe fn dw_store<const C: usize, const ACT: u8>(
+    acc: &[__m256; DW_PX],
+    px: usize,
+    dst: *mut f32,
+    n: usize,
+) {
+    // SAFETY: the caller guarantees `px` pixels of `n` values at `dst` (stride C) are writable.
+    unsafe {
+        for (p, a) in acc.iter().enumerate().take(px) {
+            store_n(dst.add(p * C), act::<ACT>(*a), n);
+        }
+    }
+}
 
 /// Rows of the padded input a depthwise layer reads.
 const fn dense_rows<const HO: usize, const KH: usize, const SH: usize>() -> usize {
@@ -515,23 +537,10 @@ unsafe fn depthwise_dense<
                 let mut ox0 = 0;
                 while ox0 < WO {
                     let px = (WO - ox0).min(DW_PX);
-                    let mut acc = [bias; DW_PX];
-                    for (ky, row) in taps.iter().enumerate() {
-                        let line = b.add(((oy * SH + ky) * bw + ox0 * SW) * 8);
-                        for j in 0..(DW_PX - 1) * SW + KW {
-                            let v = _mm256_loadu_ps(line.add(j * 8));
-                            for (kx, t) in row.iter().enumerate() {
-                                if j >= kx && (j - kx) % SW == 0 && (j - kx) / SW < DW_PX {
-                                    let p = (j - kx) / SW;
-                                    acc[p] = _mm256_fmadd_ps(v, *t, acc[p]);
-                                }
-                            }
-                        }
-                    }
-                    let dst = y.add((oy * WO + ox0) * C + c);
-                    for (p, a) in acc.iter().enumerate().take(px) {
-                        store_n(dst.add(p * C), act::<ACT>(*a), n);
-                    }
+                    let acc = dw_run::<KH, KW, SW>(&taps, bias, 8, |ky, j| {
+                        b.add(((oy * SH + ky) * bw + ox0 * SW + j) * 8)
+                    });
+                    dw_store::<C, ACT>(&acc, px, y.add((oy * WO + ox0) * C + c), n);
                     ox0 += px;
                 }
             }
