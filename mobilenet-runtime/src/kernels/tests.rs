@@ -337,6 +337,9 @@ fn pointwise_matches_reference() {
     // Weights too large for L2 blocking (panel-outer loop order), with a tail panel.
     pointwise_case!(13, 256, 200, ACT_RELU);
     pointwise_case!(14, 512, 104, ACT_NONE);
+    // More input channels than one pass (KC) and than the in-place limit: the packed path with
+    // partial sums carried across passes.
+    pointwise_case!(7, 1100, 20, ACT_RELU6);
 }
 
 macro_rules! fc_case {
