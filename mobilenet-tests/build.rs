@@ -72,7 +72,7 @@ fn write_layer_shape_tests(out: &str) {
                             "check_depthwise::<{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {act}>()",
                             i.h, i.w, i.c, o.h, o.w, c.kh, c.kw, c.sh, c.sw, c.pad.top, c.pad.left
                         ),
-                        ConvKind::Full if c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.pad == Default::default() => {
+                        ConvKind::Full if c.is_pointwise() => {
                             format!("check_pointwise::<{}, {}, {}, {act}>()", i.h * i.w, i.c, o.c)
                         }
                         ConvKind::Full => format!(

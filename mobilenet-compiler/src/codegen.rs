@@ -63,22 +63,6 @@ pub fn module_name(s: &str) -> String {
 
 const PACK_ALIGN: usize = 16;
 
-/// A 1x1, stride-1, unpadded full convolution: run by the pointwise (GEMM) kernel.
-fn is_pointwise(c: &crate::model::Conv) -> bool {
-    c.kind == ConvKind::Full
-        && c.kh == 1
-        && c.kw == 1
-        && c.sh == 1
-        && c.sw == 1
-        && c.pad == Default::default()
-}
-
-/// Packed length of pointwise weights: output channels rounded up to 16-channel panels
-/// (the runtime's `pack::pointwise_len`).
-fn pointwise_len(ci: usize, co: usize) -> usize {
-    co.div_ceil(16) * 16 * ci
-}
-
 fn align(n: usize) -> usize {
     n.div_ceil(PACK_ALIGN) * PACK_ALIGN
 }
@@ -147,7 +131,10 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     for l in &net.layers {
         let (w_len, b_len) = match &l.op {
             Op::Conv(c) => match c.kind {
-                ConvKind::Full if is_pointwise(c) => (pointwise_len(c.cin, c.cout), c.cout),
+                ConvKind::Full if c.is_pointwise() => (
+                    mobilenet_runtime::pack::pointwise_len(c.cin, c.cout),
+                    c.cout,
+                ),
                 ConvKind::Full => (c.kh * c.kw * c.cin * c.cout, c.cout),
                 ConvKind::Depthwise => (c.kh * c.kw * c.cin, c.cout),
             },
@@ -216,7 +203,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                     ConvKind::Depthwise => quote! {
                         rt::kernels::depthwise::<#ih, #iw, #ic, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl, { #act }>(x, #wb, y)
                     },
-                    ConvKind::Full if is_pointwise(c) => {
+                    ConvKind::Full if c.is_pointwise() => {
                         let hw = lit(l.input.h * l.input.w);
                         quote! {
                             rt::kernels::pointwise::<#hw, #ic, #oc, { #act }>(x, #wb, y)
@@ -346,7 +333,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 Op::Conv(c) => {
                     let (kh, kw, ci, co) = (lit(c.kh), lit(c.kw), lit(c.cin), lit(c.cout));
                     let kind = match c.kind {
-                        ConvKind::Full if is_pointwise(c) => {
+                        ConvKind::Full if c.is_pointwise() => {
                             quote!(rt::load::Kind::Pointwise { ci: #ci, co: #co })
                         }
                         ConvKind::Full => {

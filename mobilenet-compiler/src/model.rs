@@ -71,6 +71,19 @@ pub struct Conv {
     pub activation: Activation,
 }
 
+impl Conv {
+    /// A 1x1, stride-1, unpadded full convolution: run by the runtime's pointwise (GEMM)
+    /// kernel, with weights packed in 16-channel panels.
+    pub fn is_pointwise(&self) -> bool {
+        self.kind == ConvKind::Full
+            && self.kh == 1
+            && self.kw == 1
+            && self.sh == 1
+            && self.sw == 1
+            && self.pad == Pad::default()
+    }
+}
+
 /// What a layer computes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
