@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use mobilenet_runtime::kernels::{self, Isa};
 use mobilenet_runtime::pack::pointwise_len;
+use mobilenet_tests::isas_to_test;
 
 /// ISA forcing is process-wide: one forced section at a time.
 static ISA_LOCK: Mutex<()> = Mutex::new(());
@@ -32,10 +33,7 @@ fn compare(what: &str, out_len: usize, f: impl Fn(&mut [f32])) {
     let mut want = vec![f32::NAN; out_len];
     f(&mut want);
     let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-    for isa in Isa::ALL
-        .into_iter()
-        .filter(|&i| i != Isa::Scalar && i.is_supported())
-    {
+    for isa in isas_to_test().into_iter().filter(|&i| i != Isa::Scalar) {
         kernels::force_isa(isa).unwrap();
         let before = kernels::calls(isa);
         let mut got = vec![f32::NAN; out_len];
@@ -135,11 +133,5 @@ include!(concat!(env!("OUT_DIR"), "/layer_shapes.rs"));
 fn every_layer_shape_in_specs_matches_scalar() {
     const { assert!(SHAPES > 50, "too few layer shapes found in specs/") };
     check_all_layer_shapes();
-    eprintln!(
-        "{SHAPES} kernel shapes checked on {:?}",
-        Isa::ALL
-            .into_iter()
-            .filter(|i| i.is_supported())
-            .collect::<Vec<_>>()
-    );
+    eprintln!("{SHAPES} kernel shapes checked on {:?}", isas_to_test());
 }

@@ -1,14 +1,20 @@
 //! Layer kernels, monomorphized per layer shape through const generics.
 //!
 //! The functions in this module are the stable entry points called by
-//! generated code. Each one forwards to an instruction-set specific variant
-//! living in a submodule; today that is always [`scalar`], which is portable,
-//! contains no `unsafe` and is written so that the compiler can vectorize
-//! its innermost loops (they run over contiguous output channels). SIMD
-//! variants are meant to sit beside it as sibling modules exposing the same
-//! signatures, with the selection made here. Every variant validates its
-//! slice lengths on entry (through one shared helper, so all variants fail
-//! with the same message), which keeps the functions here pure forwarders.
+//! generated code. Each one forwards to an instruction-set specific variant:
+//! [`scalar`] (portable, no `unsafe`, written so that the compiler can
+//! vectorize its innermost loops over contiguous output channels), [`avx2`]
+//! and [`avx512`] on x86-64. The SIMD variants are one set of generic kernels
+//! (the private `vector` module, over the vector operations of `simd`)
+//! instantiated per instruction set. Every variant validates its slice lengths on entry
+//! (through one shared helper, so all variants fail with the same message),
+//! which keeps the functions here pure forwarders.
+//!
+//! The variant is chosen once per process: the best one the CPU supports
+//! ([`best_isa`]), known at compile time when the target enables the features
+//! (`-C target-cpu=native`, `x86-64-v3`, `x86-64-v4`) and detected at run time
+//! otherwise (with the `std` feature). Tests and benchmarks can pin one with
+//! [`force_isa`], and [`calls`] proves which one ran.
 //!
 //! See the [crate documentation](crate) for tensor layouts, padding rules and
 //! the shared kernel contract.
@@ -16,7 +22,16 @@
 pub mod scalar;
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod simd;
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod vector;
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
+#[cfg(all(feature = "emulate-avx512", target_arch = "x86_64"))]
+pub mod avx512_emulated;
 
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
@@ -28,17 +43,25 @@ pub enum Isa {
     Scalar,
     /// x86-64 AVX2 with FMA ([`avx2`]).
     Avx2,
+    /// x86-64 AVX-512F ([`avx512`]).
+    Avx512,
+    /// The AVX-512 kernels' algorithm run on pairs of AVX2 registers, for testing those code
+    /// paths on CPUs without AVX-512 (`avx512_emulated`, with the `emulate-avx512` feature;
+    /// never chosen by [`best_isa`]).
+    Avx512Emulated,
 }
 
 impl Isa {
     /// Every instruction set this build knows, best last.
-    pub const ALL: [Isa; 2] = [Isa::Scalar, Isa::Avx2];
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx512Emulated, Isa::Avx2, Isa::Avx512];
 
     /// Short lowercase name of the instruction set, e.g. `"scalar"`.
     pub fn name(&self) -> &'static str {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+            Isa::Avx512Emulated => "avx512-emulated",
         }
     }
 
@@ -46,6 +69,8 @@ impl Isa {
         match self {
             Isa::Scalar => 1,
             Isa::Avx2 => 2,
+            Isa::Avx512 => 3,
+            Isa::Avx512Emulated => 4,
         }
     }
 
@@ -55,11 +80,13 @@ impl Isa {
 
     /// Whether this CPU (and build) can run the kernels of this instruction set: known at
     /// compile time when the target enables the features (`-C target-cpu=native`,
-    /// `x86-64-v3`), detected at run time otherwise (with the `std` feature).
+    /// `x86-64-v3`, `x86-64-v4`), detected at run time otherwise (with the `std` feature).
     pub fn is_supported(self) -> bool {
         match self {
             Isa::Scalar => true,
             Isa::Avx2 => avx2_supported(),
+            Isa::Avx512 => avx512_supported(),
+            Isa::Avx512Emulated => cfg!(feature = "emulate-avx512") && avx2_supported(),
         }
     }
 }
@@ -87,10 +114,28 @@ fn avx2_supported() -> bool {
     false
 }
 
+#[allow(unreachable_code)]
+fn avx512_supported() -> bool {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512f",
+        target_feature = "avx2",
+        target_feature = "fma"
+    ))]
+    {
+        return true;
+    }
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        return std::is_x86_feature_detected!("avx512f") && avx2_supported();
+    }
+    false
+}
+
 /// 0 = not chosen yet, else `Isa::code`.
 static SELECTED: AtomicU8 = AtomicU8::new(0);
 /// Kernel calls per instruction set (so tests can prove a forced ISA really ran).
-static CALLS: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+static CALLS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 
 /// The best instruction set this CPU supports.
 pub fn best_isa() -> Isa {
@@ -108,6 +153,8 @@ pub fn active_isa() -> Isa {
     match SELECTED.load(Ordering::Relaxed) {
         1 => Isa::Scalar,
         2 => Isa::Avx2,
+        3 => Isa::Avx512,
+        4 => Isa::Avx512Emulated,
         _ => {
             let best = best_isa();
             SELECTED.store(best.code(), Ordering::Relaxed);
@@ -145,7 +192,7 @@ fn count(isa: Isa) {
     CALLS[isa.index()].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Calls the AVX2 variant of a kernel when it is active, else the scalar one.
+/// Calls the variant of a kernel for the active instruction set.
 macro_rules! dispatch {
     ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {{
         match active_isa() {
@@ -154,6 +201,20 @@ macro_rules! dispatch {
                 count(Isa::Avx2);
                 // SAFETY: active_isa() returns Avx2 only when the CPU supports AVX2 and FMA.
                 unsafe { avx2::$name::<$($g),*>($($arg),*) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                count(Isa::Avx512);
+                // SAFETY: active_isa() returns Avx512 only when the CPU supports AVX-512F, AVX2
+                // and FMA.
+                unsafe { avx512::$name::<$($g),*>($($arg),*) }
+            }
+            #[cfg(all(feature = "emulate-avx512", target_arch = "x86_64"))]
+            Isa::Avx512Emulated => {
+                count(Isa::Avx512Emulated);
+                // SAFETY: active_isa() returns Avx512Emulated only when the CPU supports AVX2
+                // and FMA, all the emulation uses.
+                unsafe { avx512_emulated::$name::<$($g),*>($($arg),*) }
             }
             _ => {
                 count(Isa::Scalar);

@@ -130,6 +130,18 @@ macro_rules! run_isa {
                 // SAFETY: checked just above that the CPU supports AVX2 and FMA.
                 unsafe { avx2::$name::<$($g),*>($($arg),*) }
             }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                assert!(Isa::Avx512.is_supported());
+                // SAFETY: checked just above that the CPU supports AVX-512F, AVX2 and FMA.
+                unsafe { avx512::$name::<$($g),*>($($arg),*) }
+            }
+            #[cfg(all(feature = "emulate-avx512", target_arch = "x86_64"))]
+            Isa::Avx512Emulated => {
+                assert!(Isa::Avx512Emulated.is_supported());
+                // SAFETY: checked just above that the CPU supports AVX2 and FMA.
+                unsafe { avx512_emulated::$name::<$($g),*>($($arg),*) }
+            }
             _ => scalar::$name::<$($g),*>($($arg),*),
         }
     }};
@@ -259,6 +271,12 @@ fn conv2d_matches_reference() {
     conv_case!(9, 9, 3, 5, 5, 8, 3, 3, 2, 2, 1, 1, ACT_RELU);
     conv_case!(6, 6, 4, 6, 6, 45, 3, 3, 1, 1, 1, 1, ACT_NONE);
     conv_case!(5, 5, 8, 5, 5, 72, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    // 16-lane blocks: a full 64-wide block plus 1, 2 and 3 trailing vectors; the wide-input
+    // path (more than 64 input channels).
+    conv_case!(7, 7, 3, 4, 4, 70, 3, 3, 2, 2, 1, 1, ACT_RELU6);
+    conv_case!(6, 6, 2, 6, 6, 96, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    conv_case!(6, 5, 3, 3, 3, 112, 3, 3, 2, 2, 0, 0, ACT_RELU);
+    conv_case!(4, 4, 70, 4, 4, 40, 3, 3, 1, 1, 1, 1, ACT_RELU);
 }
 
 #[test]
@@ -283,6 +301,9 @@ fn depthwise_matches_reference() {
     depthwise_case!(12, 12, 13, 6, 6, 3, 3, 2, 2, 0, 0, ACT_RELU6);
     depthwise_case!(11, 13, 24, 6, 7, 3, 3, 2, 2, 1, 1, ACT_NONE);
     depthwise_case!(10, 9, 8, 10, 9, 3, 3, 1, 1, 1, 1, ACT_RELU6);
+    // Maps too large for the 16-lane dense buffer, several 16-channel blocks and a ragged one.
+    depthwise_case!(30, 30, 20, 30, 30, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    depthwise_case!(29, 27, 40, 15, 14, 3, 3, 2, 2, 1, 1, ACT_RELU6);
 }
 
 macro_rules! pointwise_case {
@@ -340,6 +361,16 @@ fn pointwise_matches_reference() {
     // More input channels than one pass (KC) and than the in-place limit: the packed path with
     // partial sums carried across passes.
     pointwise_case!(7, 1100, 20, ACT_RELU6);
+    // AVX-512 tiles (12 pixels x 2 panels): remainders mod 12, a two-panel tile plus a single
+    // trailing panel, ragged last panels.
+    pointwise_case!(3, 6, 48, ACT_RELU);
+    pointwise_case!(15, 10, 72, ACT_RELU6);
+    pointwise_case!(20, 17, 40, ACT_NONE);
+    pointwise_case!(21, 3, 32, ACT_RELU);
+    pointwise_case!(23, 8, 96, ACT_RELU);
+    pointwise_case!(30, 16, 56, ACT_RELU6);
+    pointwise_case!(31, 5, 33, ACT_NONE);
+    pointwise_case!(25, 1030, 50, ACT_RELU);
 }
 
 macro_rules! fc_case {
@@ -391,6 +422,7 @@ fn fully_connected_matches_reference() {
     fc_case!(64, 7, ACT_RELU6);
     fc_case!(32, 1001, ACT_NONE);
     fc_case!(100, 130, ACT_RELU);
+    fc_case!(20, 300, ACT_RELU6);
 }
 
 /// Average pooling as a depthwise convolution with constant weights.

@@ -1,0 +1,1078 @@
+//! The SIMD kernels, written once, generic over the vector type ([`Simd`]), and instantiated
+//! per instruction set by [`isa_kernels!`] (in [`avx2`](super::avx2),
+//! [`avx512`](super::avx512)). Signatures and semantics are those of the
+//! [`scalar`](super::scalar) twins.
+//!
+//! Every entry point is `unsafe` only because the CPU must support the instruction set;
+//! [`super`] calls them after checking that (at compile time or by run-time detection). Slice
+//! lengths are asserted on entry exactly like the scalar twins, so all pointer arithmetic below
+//! stays inside the checked slices.
+//!
+//! Design (`L` = lanes per vector: 8 for AVX2, 16 for AVX-512):
+//! - pointwise (1x1) convolution is a register-blocked GEMM: a micro-kernel computes a tile of
+//!   `MR` pixels x `NV` vectors of output channels (`MR * NV` accumulators, `NV` weight vectors
+//!   and one broadcast per step), with bias in the accumulators' initial value and the
+//!   activation applied before the store. `MR` and `NV` are chosen per instruction set (its
+//!   register count); weights are packed once in 16-channel panels, so an AVX2 tile covers one
+//!   panel with two vectors and an AVX-512 tile two panels with one vector each. Weight panels
+//!   are processed in groups that fit L2 and each group is swept by every pixel block, so
+//!   early layers (small weights) keep all weights in cache and late layers (large weights)
+//!   load each panel once. Tails (pixels not a multiple of `MR`, a panel count not a multiple
+//!   of the tile's) are separate monomorphized calls, not branches in the inner loop.
+//! - depthwise convolution is vectorized over `L` channels; for each channel block the KHxKW
+//!   filter taps stay in registers while a run of output pixels is computed, each input column
+//!   loaded once per filter row at stride 1. Small feature maps go through a dense,
+//!   zero-padded copy of each channel slice (no borders, no L1 aliasing).
+//! - full convolution (the first layer) and fully connected layers are vectorized over output
+//!   channels, several output pixels at a time.
+
+use super::check_len;
+use super::simd::{Simd, MAX_LANES};
+use crate::pack::PANEL;
+use crate::{ACT_NONE, ACT_RELU, ACT_RELU6};
+
+/// Zeros: the input of taps that fall outside the image.
+static ZEROS: [f32; MAX_LANES] = [0.0; MAX_LANES];
+
+/// Input channels per pass of the pointwise kernel (bounds the packed pixel block and the
+/// weight sub-panel that stay in L1).
+const KC: usize = 512;
+/// Input channels up to which the pointwise kernel reads pixel rows in place instead of packing
+/// them (measured on AVX2: packing only cost time up to 1024 channels, the widest MobileNet
+/// layer).
+const DIRECT_CI: usize = 1024;
+/// Largest pointwise `MR` of any instruction set (sizes the packing buffer).
+const MAX_MR: usize = 12;
+/// The pointwise packing buffer: up to `MAX_MR` pixels x `KC` channels.
+pub(crate) type PackBuf = [f32; MAX_MR * KC];
+/// Bytes of weight panels kept hot in L2 while all pixel blocks sweep them.
+const L2_PANELS_BYTES: usize = 256 * 1024;
+
+/// Activation on a vector.
+#[inline(always)]
+unsafe fn act<S: Simd, const ACT: u8>(x: S::V) -> S::V {
+    // SAFETY: register-only operations; callers run with the ISA enabled.
+    unsafe {
+        match ACT {
+            ACT_RELU => S::max(x, S::zero()),
+            ACT_RELU6 => S::min(S::max(x, S::zero()), S::splat(6.0)),
+            _ => {
+                debug_assert_eq!(ACT, ACT_NONE);
+                x
+            }
+        }
+    }
+}
+
+/// Lanes of vector `v` among the first `n` values of a row (0..=L).
+#[inline(always)]
+fn lanes<S: Simd>(n: usize, v: usize) -> usize {
+    n.saturating_sub(v * S::LANES).min(S::LANES)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pointwise (1x1) convolution: C[HW][CO] = act(A[HW][CI] * B[CI][CO] + bias)
+// ---------------------------------------------------------------------------------------------
+
+/// One `R` (1..=MR) pixels x `NV` vectors tile over `kc` input channels.
+///
+/// `a` holds the pixel values, element (r, k) at `k*KS + r*RS` (the input rows in place, or
+/// packed k-major); `b` the first weight panel's rows for these input channels (`[kc][16]`,
+/// the tile's following panels `CI * 16` values apart); `c` the output tile (row stride `CO`),
+/// of which the first `n` (1..=NV*L) columns are stored. The first pass (`first`) starts from
+/// the bias, later passes from the partial sums in `c`; the activation is applied on the last
+/// pass only.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<
+    S: Simd,
+    const R: usize,
+    const NV: usize,
+    const KS: usize,
+    const RS: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    bias: *const f32,
+    c: *mut f32,
+    n: usize,
+    first: bool,
+    last: bool,
+) {
+    // Offset of vector v within a k-step of the weights: its panel, then its lanes.
+    let woff = |v: usize| (v * S::LANES) / PANEL * CI * PANEL + (v * S::LANES) % PANEL;
+    // SAFETY: the caller guarantees the R x kc pixel values at `a`, the NV*L/16 panels of kc*16
+    // weights at `b`, n bias values and R rows of n outputs at `c` (row stride CO); vectors
+    // with no lanes among the n columns are not loaded or stored.
+    unsafe {
+        let mut acc = [[S::zero(); NV]; R];
+        if first {
+            let mut bv = [S::zero(); NV];
+            for (v, x) in bv.iter_mut().enumerate() {
+                if lanes::<S>(n, v) > 0 {
+                    *x = S::load_n(bias.add(v * S::LANES), lanes::<S>(n, v));
+                }
+            }
+            acc = [bv; R];
+        } else {
+            for (r, row) in acc.iter_mut().enumerate() {
+                for (v, x) in row.iter_mut().enumerate() {
+                    if lanes::<S>(n, v) > 0 {
+                        *x = S::load_n(c.add(r * CO + v * S::LANES), lanes::<S>(n, v));
+                    }
+                }
+            }
+        }
+        for k in 0..kc {
+            let mut w = [S::zero(); NV];
+            for (v, x) in w.iter_mut().enumerate() {
+                *x = S::load(b.add(k * PANEL + woff(v)));
+            }
+            for (r, row) in acc.iter_mut().enumerate() {
+                let x = S::broadcast(a.add(k * KS + r * RS));
+                for (v, y) in row.iter_mut().enumerate() {
+                    *y = S::fmadd(x, w[v], *y);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            for (v, y) in row.iter().enumerate() {
+                let val = if last { act::<S, ACT>(*y) } else { *y };
+                let m = lanes::<S>(n, v);
+                let dst = c.add(r * CO + v * S::LANES);
+                if m == S::LANES {
+                    S::store(dst, val);
+                } else if m > 0 {
+                    S::store_n(dst, val, m);
+                }
+            }
+        }
+    }
+}
+
+/// Packs `R` pixels x `kc` input channels (starting at pixel row `a`, channel offset already
+/// applied; row stride `CI`) k-major into `buf`.
+#[inline(always)]
+unsafe fn pack_rows<const R: usize, const CI: usize>(kc: usize, a: *const f32, buf: *mut f32) {
+    // SAFETY: the caller guarantees R rows of kc values at `a` (row stride CI) and a buffer of
+    // at least R*kc values at `buf`.
+    unsafe {
+        for k in 0..kc {
+            for r in 0..R {
+                *buf.add(k * R + r) = *a.add(r * CI + k);
+            }
+        }
+    }
+}
+
+/// What one block of pixel rows of the pointwise kernel works on.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows {
+    /// First pixel row.
+    pub m: usize,
+    /// Weight panels `p0..p1`.
+    pub p0: usize,
+    pub p1: usize,
+    /// Input, packed weights, bias, output: the checked slices of [`pointwise`].
+    pub a: *const f32,
+    pub w: *const f32,
+    pub bias: *const f32,
+    pub c: *mut f32,
+    /// Packing buffer ([`PackBuf`]), used when `CI > DIRECT_CI`.
+    pub buf: *mut f32,
+}
+
+/// All panels `p0..p1` for `R` pixel rows starting at `m`, over every input-channel pass:
+/// tiles of `NV` vectors (`NV * L / 16` panels) while they fit, then single panels (`NV1`
+/// vectors each).
+///
+/// # Safety
+///
+/// The ISA of `S`; rows `m..m+R` <= HW and `p1` <= the panel count of [`pointwise`], whose
+/// checked slices the pointers are.
+#[inline(always)]
+pub(crate) unsafe fn pointwise_rows<
+    S: Simd,
+    const R: usize,
+    const NV: usize,
+    const NV1: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+>(
+    Rows {
+        m,
+        p0,
+        p1,
+        a,
+        w,
+        bias,
+        c,
+        buf,
+    }: Rows,
+) {
+    let np = NV * S::LANES / PANEL;
+    // SAFETY: see the function's contract; tiles cover panels p..p+np <= p1 (or one panel).
+    unsafe {
+        let mut k0 = 0;
+        while k0 < CI {
+            let kc = (CI - k0).min(KC);
+            // Rows of few input channels are close together (no L1 aliasing): read them in
+            // place. Wider rows are packed k-major first.
+            let direct = CI <= DIRECT_CI;
+            if !direct {
+                pack_rows::<R, CI>(kc, a.add(m * CI + k0), buf);
+            }
+            let mut p = p0;
+            while p < p1 {
+                let n = CO - p * PANEL;
+                let (wp, bp, cp) = (
+                    w.add((p * CI + k0) * PANEL),
+                    bias.add(p * PANEL),
+                    c.add(m * CO + p * PANEL),
+                );
+                let (first, last) = (k0 == 0, k0 + kc == CI);
+                if p + np <= p1 {
+                    let n = n.min(NV * S::LANES);
+                    if direct {
+                        tile::<S, R, NV, 1, CI, CI, CO, ACT>(
+                            kc,
+                            a.add(m * CI + k0),
+                            wp,
+                            bp,
+                            cp,
+                            n,
+                            first,
+                            last,
+                        );
+                    } else {
+                        tile::<S, R, NV, R, 1, CI, CO, ACT>(kc, buf, wp, bp, cp, n, first, last);
+                    }
+                    p += np;
+                } else {
+                    let n = n.min(PANEL);
+                    if direct {
+                        tile::<S, R, NV1, 1, CI, CI, CO, ACT>(
+                            kc,
+                            a.add(m * CI + k0),
+                            wp,
+                            bp,
+                            cp,
+                            n,
+                            first,
+                            last,
+                        );
+                    } else {
+                        tile::<S, R, NV1, R, 1, CI, CO, ACT>(kc, buf, wp, bp, cp, n, first, last);
+                    }
+                    p += 1;
+                }
+            }
+            k0 += kc;
+        }
+    }
+}
+
+/// The pointwise kernel: checks the slices and walks weight-panel groups and pixel blocks of
+/// `MR` rows; `tail(r, rows)` handles the last `r` (1..MR) rows, as [`pointwise_rows`] with
+/// `R = r` (the instantiations are the caller's, one per possible remainder).
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn pointwise<
+    S: Simd,
+    const MR: usize,
+    const NV: usize,
+    const NV1: usize,
+    const HW: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    tail: impl Fn(usize, Rows),
+) {
+    const {
+        assert!(MR <= MAX_MR, "pointwise: MR exceeds the packing buffer");
+    };
+    const {
+        assert!(
+            (NV * S::LANES).is_multiple_of(PANEL) && NV1 * S::LANES == PANEL,
+            "pointwise: tiles must cover whole 16-channel panels"
+        );
+    };
+    check_len("pointwise", "input", input.len(), HW * CI);
+    check_len(
+        "pointwise",
+        "weights",
+        weights.len(),
+        crate::pack::pointwise_len(CI, CO),
+    );
+    check_len("pointwise", "bias", bias.len(), CO);
+    check_len("pointwise", "out", out.len(), HW * CO);
+    if CO == 0 || HW == 0 {
+        return;
+    }
+    if CI == 0 {
+        // Degenerate: the output is the activated bias.
+        return super::scalar::pointwise::<HW, CI, CO, ACT>(input, weights, bias, out);
+    }
+    let (a, w, b, c) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
+    let panels = CO.div_ceil(PANEL);
+    let np = NV * S::LANES / PANEL;
+    // Panel groups that fit L2, whole tiles each.
+    let group = ((L2_PANELS_BYTES / (CI * PANEL * 4)) / np * np).clamp(np, panels.max(np));
+    let full = HW / MR;
+    let mut pack: core::mem::MaybeUninit<PackBuf> = core::mem::MaybeUninit::uninit();
+    let buf = pack.as_mut_ptr() as *mut f32;
+    // SAFETY: `pointwise_rows` only touches pixel rows < HW, panels < `panels`, channels < CI,
+    // which the length checks above put inside the slices; it writes the packing buffer before
+    // reading it.
+    unsafe {
+        let mut p0 = 0;
+        while p0 < panels {
+            let p1 = (p0 + group).min(panels);
+            let rows = |m| Rows {
+                m,
+                p0,
+                p1,
+                a,
+                w,
+                bias: b,
+                c,
+                buf,
+            };
+            for blk in 0..full {
+                pointwise_rows::<S, MR, NV, NV1, CI, CO, ACT>(rows(blk * MR));
+            }
+            if !HW.is_multiple_of(MR) {
+                tail(HW % MR, rows(full * MR));
+            }
+            p0 = p1;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolution
+// ---------------------------------------------------------------------------------------------
+
+/// Output pixels per depthwise step.
+const DW_PX: usize = 6;
+/// Floats of the dense depthwise buffer (32 KiB on the stack): 1024 pixels of 8 channels or
+/// 512 of 16.
+const DENSE_FLOATS: usize = 8192;
+
+/// Rows of the padded input a depthwise layer reads.
+const fn dense_rows<const HO: usize, const KH: usize, const SH: usize>() -> usize {
+    (HO - 1) * SH + KH
+}
+
+/// Columns of the dense buffer: the padded input width, plus slack so the last (partial) run
+/// of DW_PX outputs can read a whole run's columns.
+const fn dense_width<const WO: usize, const KW: usize, const SW: usize>() -> usize {
+    (WO.div_ceil(DW_PX) * DW_PX - 1) * SW + KW
+}
+
+/// The depthwise kernel.
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn depthwise<
+    S: Simd,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    const { assert!(SH > 0 && SW > 0, "depthwise: strides must be positive") };
+    check_len("depthwise", "input", input.len(), H * W * C);
+    check_len("depthwise", "weights", weights.len(), KH * KW * C);
+    check_len("depthwise", "bias", bias.len(), C);
+    check_len("depthwise", "out", out.len(), HO * WO * C);
+    let (x, wt, bs, y) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
+    if HO * WO == 0 || C == 0 {
+        return;
+    }
+    // Small feature maps (typically with many channels, whose pixels are 2^n bytes apart and
+    // alias in L1): copy each channel slice into a dense, zero-padded buffer first.
+    if dense_rows::<HO, KH, SH>() * dense_width::<WO, KW, SW>() * S::LANES <= DENSE_FLOATS {
+        // SAFETY: same contract as this function; lengths were checked above.
+        return unsafe {
+            depthwise_dense::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(x, wt, bs, y)
+        };
+    }
+    // Output columns ox_lo..ox_hi (and rows oy_lo..oy_hi) have all their taps inside the input.
+    let ox_lo = PL.div_ceil(SW).min(WO);
+    let ox_hi = if W + PL >= KW {
+        ((W + PL - KW) / SW + 1).min(WO)
+    } else {
+        0
+    }
+    .max(ox_lo);
+    let oy_lo = PT.div_ceil(SH).min(HO);
+    let oy_hi = if H + PT >= KH {
+        ((H + PT - KH) / SH + 1).min(HO)
+    } else {
+        0
+    }
+    .max(oy_lo);
+    const PX: usize = DW_PX;
+    // Loop order: output row, then a run of PX output pixels, then channel blocks. The input
+    // the run needs (KH rows x a few pixels x all channels) stays in L1 across the channel
+    // blocks, and each block's KH x KW taps are loaded once into registers for the run.
+    // SAFETY: input pixel (iy, ix) is only read for 0 <= iy < H, 0 <= ix < W (each tap is
+    // checked on border pixels; the interior ranges above guarantee it elsewhere), channels
+    // c..c+n <= C; every output written is (oy < HO, ox < WO, channels < C).
+    unsafe {
+        for oy in 0..HO {
+            let interior_row = oy >= oy_lo && oy < oy_hi;
+            let mut ox0 = 0;
+            while ox0 < WO {
+                // Left border pixels form their own run, so interior runs start at ox_lo.
+                let px = if ox0 < ox_lo { ox_lo - ox0 } else { WO - ox0 }.min(PX);
+                let fast = interior_row && px == PX && ox0 >= ox_lo && ox0 + PX <= ox_hi;
+                let mut c = 0;
+                while c < C {
+                    let n = (C - c).min(S::LANES);
+                    let mut taps = [[S::zero(); KW]; KH];
+                    for (ky, row) in taps.iter_mut().enumerate() {
+                        for (kx, t) in row.iter_mut().enumerate() {
+                            *t = S::load_n(wt.add((ky * KW + kx) * C + c), n);
+                        }
+                    }
+                    let b = S::load_n(bs.add(c), n);
+                    if fast {
+                        // Each input column of the run is loaded once per filter row.
+                        let iy0 = oy * SH - PT;
+                        let acc = dw_run::<S, KH, KW, SW>(&taps, b, n, |ky, j| {
+                            x.add(((iy0 + ky) * W + ox0 * SW - PL + j) * C + c)
+                        });
+                        dw_store::<S, C, ACT>(&acc, PX, y.add((oy * WO + ox0) * C + c), n);
+                    } else {
+                        // Border (or short) run: input columns outside the image read a zero
+                        // vector (a branch-free pointer select); only `px` outputs are stored.
+                        let acc = dw_run::<S, KH, KW, SW>(&taps, b, n, |ky, j| {
+                            let iy = (oy * SH + ky).wrapping_sub(PT);
+                            let ix = (ox0 * SW + j).wrapping_sub(PL);
+                            if iy < H && ix < W {
+                                x.add((iy * W + ix) * C + c)
+                            } else {
+                                ZEROS.as_ptr()
+                            }
+                        });
+                        dw_store::<S, C, ACT>(&acc, px, y.add((oy * WO + ox0) * C + c), n);
+                    }
+                    c += n;
+                }
+                ox0 += px;
+            }
+        }
+    }
+}
+
+/// `DW_PX` output pixels of one channel slice (`n` lanes) of a depthwise convolution: input
+/// column `j` of filter row `ky` is read from `src(ky, j)`, once, and feeds every output pixel
+/// whose window covers it; `DW_PX` accumulators give independent FMA chains.
+#[inline(always)]
+unsafe fn dw_run<S: Simd, const KH: usize, const KW: usize, const SW: usize>(
+    taps: &[[S::V; KW]; KH],
+    bias: S::V,
+    n: usize,
+    src: impl Fn(usize, usize) -> *const f32,
+) -> [S::V; DW_PX] {
+    // SAFETY: the caller guarantees every pointer `src` returns is readable for `n` values.
+    unsafe {
+        let mut acc = [bias; DW_PX];
+        for (ky, row) in taps.iter().enumerate() {
+            if SW == 1 {
+                // Stride 1: column j feeds outputs j-KW+1..=j; load it once.
+                for j in 0..DW_PX - 1 + KW {
+                    let v = S::load_n(src(ky, j), n);
+                    for (kx, t) in row.iter().enumerate() {
+                        if j >= kx && j - kx < DW_PX {
+                            acc[j - kx] = S::fmadd(v, *t, acc[j - kx]);
+                        }
+                    }
+                }
+            } else {
+                // Larger strides share few columns between outputs: one load per tap.
+                for (kx, t) in row.iter().enumerate() {
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        *a = S::fmadd(S::load_n(src(ky, p * SW + kx), n), *t, *a);
+                    }
+                }
+            }
+        }
+        acc
+    }
+}
+
+/// Stores the first `px` outputs of a run (activation applied) at `dst`, pixel stride `C`.
+#[inline(always)]
+unsafe fn dw_store<S: Simd, const C: usize, const ACT: u8>(
+    acc: &[S::V; DW_PX],
+    px: usize,
+    dst: *mut f32,
+    n: usize,
+) {
+    // SAFETY: the caller guarantees `px` pixels of `n` values at `dst` (stride C) are writable.
+    unsafe {
+        for (p, a) in acc.iter().enumerate().take(px) {
+            S::store_n(dst.add(p * C), act::<S, ACT>(*a), n);
+        }
+    }
+}
+
+/// Depthwise convolution through a dense, zero-padded copy of each channel slice: no borders,
+/// no branches, the slice's taps in registers for the whole feature map.
+///
+/// # Safety
+///
+/// The ISA of `S`; `x`, `wt`, `bs`, `y` point at the checked slices of [`depthwise`], and
+/// `dense_rows * dense_width * L <= DENSE_FLOATS`.
+#[inline(always)]
+unsafe fn depthwise_dense<
+    S: Simd,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    x: *const f32,
+    wt: *const f32,
+    bs: *const f32,
+    y: *mut f32,
+) {
+    let rows = dense_rows::<HO, KH, SH>();
+    let bw = dense_width::<WO, KW, SW>();
+    let l = S::LANES;
+    let mut buf = [0.0f32; DENSE_FLOATS];
+    // SAFETY: buffer indices are < rows * bw * L <= DENSE_FLOATS; input pixels read are
+    // (iy < H, ix < W), channels c..c+n <= C; outputs written are (oy < HO, ox < WO, < C).
+    unsafe {
+        let b = buf.as_mut_ptr();
+        let mut c = 0;
+        while c < C {
+            let n = (C - c).min(l);
+            // Padding stays zero: only the image part is overwritten for each slice.
+            for iy in 0..H.min(rows.saturating_sub(PT)) {
+                let by = iy + PT;
+                for ix in 0..W.min(bw.saturating_sub(PL)) {
+                    let bx = ix + PL;
+                    S::store(
+                        b.add((by * bw + bx) * l),
+                        S::load_n(x.add((iy * W + ix) * C + c), n),
+                    );
+                }
+            }
+            let mut taps = [[S::zero(); KW]; KH];
+            for (ky, row) in taps.iter_mut().enumerate() {
+                for (kx, t) in row.iter_mut().enumerate() {
+                    *t = S::load_n(wt.add((ky * KW + kx) * C + c), n);
+                }
+            }
+            let bias = S::load_n(bs.add(c), n);
+            for oy in 0..HO {
+                let mut ox0 = 0;
+                while ox0 < WO {
+                    let px = (WO - ox0).min(DW_PX);
+                    let acc = dw_run::<S, KH, KW, SW>(&taps, bias, l, |ky, j| {
+                        b.add(((oy * SH + ky) * bw + ox0 * SW + j) * l)
+                    });
+                    dw_store::<S, C, ACT>(&acc, px, y.add((oy * WO + ox0) * C + c), n);
+                    ox0 += px;
+                }
+            }
+            c += n;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Full convolution (the first layer), vectorized over output channels
+// ---------------------------------------------------------------------------------------------
+
+/// Input channels up to which [`conv2d`] uses the multi-pixel path (its zero source must
+/// cover a whole pixel).
+const CONV_FAST_CI: usize = 64;
+/// Zeros for the input taps of [`conv2d`] that fall outside the image.
+static ZERO_PIXEL: [f32; CONV_FAST_CI] = [0.0; CONV_FAST_CI];
+
+/// One block of `NV` output vectors (`width` channels from `c0`) of a full convolution, `P`
+/// output pixels at a time so that `P * NV` independent accumulators hide the FMA latency.
+/// Taps outside the image read [`ZERO_PIXEL`] (a branch-free pointer select).
+///
+/// # Safety
+///
+/// The ISA of `S`; the pointers are the checked slices of [`conv2d`]; `CI <= CONV_FAST_CI`;
+/// `c0 + width <= CO`, `width <= NV * L`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_block<
+    S: Simd,
+    const NV: usize,
+    const P: usize,
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    x: *const f32,
+    wt: *const f32,
+    bs: *const f32,
+    y: *mut f32,
+    c0: usize,
+    width: usize,
+) {
+    // SAFETY: see the function's contract; every pointer offset below is within it.
+    unsafe {
+        let mut bias = [S::zero(); NV];
+        for (v, b) in bias.iter_mut().enumerate() {
+            *b = S::load_n(bs.add(c0 + v * S::LANES), lanes::<S>(width, v));
+        }
+        for oy in 0..HO {
+            let mut ox0 = 0;
+            while ox0 < WO {
+                let px = (WO - ox0).min(P);
+                let mut acc = [bias; P];
+                for ky in 0..KH {
+                    let iy = (oy * SH + ky).wrapping_sub(PT);
+                    let row_ok = iy < H;
+                    for kx in 0..KW {
+                        let mut src = [ZERO_PIXEL.as_ptr(); P];
+                        for (p, s) in src.iter_mut().enumerate() {
+                            let ix = ((ox0 + p) * SW + kx).wrapping_sub(PL);
+                            if row_ok && ix < W && p < px {
+                                *s = x.add((iy * W + ix) * CI);
+                            }
+                        }
+                        let wrow = wt.add((ky * KW + kx) * CI * CO + c0);
+                        for ci in 0..CI {
+                            let mut w = [S::zero(); NV];
+                            for (v, wv) in w.iter_mut().enumerate() {
+                                *wv = S::load_n(
+                                    wrow.add(ci * CO + v * S::LANES),
+                                    lanes::<S>(width, v),
+                                );
+                            }
+                            for (p, a) in acc.iter_mut().enumerate() {
+                                let xv = S::broadcast(src[p].add(ci));
+                                for (v, av) in a.iter_mut().enumerate() {
+                                    *av = S::fmadd(xv, w[v], *av);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (p, a) in acc.iter().enumerate().take(px) {
+                    let dst = y.add((oy * WO + ox0 + p) * CO + c0);
+                    for (v, av) in a.iter().enumerate() {
+                        let m = lanes::<S>(width, v);
+                        if m > 0 {
+                            S::store_n(dst.add(v * S::LANES), act::<S, ACT>(*av), m);
+                        }
+                    }
+                }
+                ox0 += px;
+            }
+        }
+    }
+}
+
+/// The full convolution kernel.
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn conv2d<
+    S: Simd,
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    const { assert!(SH > 0 && SW > 0, "conv2d: strides must be positive") };
+    check_len("conv2d", "input", input.len(), H * W * CI);
+    check_len("conv2d", "weights", weights.len(), KH * KW * CI * CO);
+    check_len("conv2d", "bias", bias.len(), CO);
+    check_len("conv2d", "out", out.len(), HO * WO * CO);
+    let (x, wt, bs, y) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
+    let l = S::LANES;
+    if CI <= CONV_FAST_CI {
+        // Blocks of four vectors, two pixels at a time; the remaining one to three vectors
+        // take more pixels at a time so there are still eight accumulators.
+        // SAFETY: the slices were checked above; CI <= CONV_FAST_CI.
+        unsafe {
+            let mut c0 = 0;
+            while c0 + 4 * l <= CO {
+                conv_block::<S, 4, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x,
+                    wt,
+                    bs,
+                    y,
+                    c0,
+                    4 * l,
+                );
+                c0 += 4 * l;
+            }
+            let rest = CO - c0;
+            match rest.div_ceil(l) {
+                0 => {}
+                1 => conv_block::<S, 1, 8, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x, wt, bs, y, c0, rest,
+                ),
+                2 => conv_block::<S, 2, 4, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x, wt, bs, y, c0, rest,
+                ),
+                _ => conv_block::<S, 3, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x, wt, bs, y, c0, rest,
+                ),
+            }
+        }
+        return;
+    }
+    // Output channels in blocks of four vectors; the last block may be narrower.
+    // SAFETY: taps are clipped to the input; channel offsets stay below CI / CO; outputs are
+    // (oy < HO, ox < WO, channels < CO).
+    unsafe {
+        let mut c0 = 0;
+        while c0 < CO {
+            let width = (CO - c0).min(4 * l);
+            let nv = width.div_ceil(l);
+            for oy in 0..HO {
+                let ky_lo = PT.saturating_sub(oy * SH);
+                let ky_hi = KH.min((H + PT).saturating_sub(oy * SH));
+                for ox in 0..WO {
+                    let kx_lo = PL.saturating_sub(ox * SW);
+                    let kx_hi = KW.min((W + PL).saturating_sub(ox * SW));
+                    let mut acc = [S::zero(); 4];
+                    for (v, a) in acc.iter_mut().enumerate().take(nv) {
+                        *a = S::load_n(bs.add(c0 + v * l), lanes::<S>(width, v));
+                    }
+                    for ky in ky_lo..ky_hi {
+                        let iy = oy * SH + ky - PT;
+                        for kx in kx_lo..kx_hi {
+                            let ix = ox * SW + kx - PL;
+                            let px = x.add((iy * W + ix) * CI);
+                            let wrow = wt.add((ky * KW + kx) * CI * CO + c0);
+                            for ci in 0..CI {
+                                let xv = S::broadcast(px.add(ci));
+                                for (v, a) in acc.iter_mut().enumerate().take(nv) {
+                                    let w =
+                                        S::load_n(wrow.add(ci * CO + v * l), lanes::<S>(width, v));
+                                    *a = S::fmadd(xv, w, *a);
+                                }
+                            }
+                        }
+                    }
+                    let dst = y.add((oy * WO + ox) * CO + c0);
+                    for (v, a) in acc.iter().enumerate().take(nv) {
+                        S::store_n(dst.add(v * l), act::<S, ACT>(*a), lanes::<S>(width, v));
+                    }
+                }
+            }
+            c0 += width;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fully connected, global average pool
+// ---------------------------------------------------------------------------------------------
+
+/// The fully connected kernel: eight output vectors at a time, every weight row streamed once.
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn fully_connected<S: Simd, const IN: usize, const OUT: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("fully_connected", "input", input.len(), IN);
+    check_len("fully_connected", "weights", weights.len(), IN * OUT);
+    check_len("fully_connected", "bias", bias.len(), OUT);
+    check_len("fully_connected", "out", out.len(), OUT);
+    let (x, w, b, y) = (
+        input.as_ptr(),
+        weights.as_ptr(),
+        bias.as_ptr(),
+        out.as_mut_ptr(),
+    );
+    let l = S::LANES;
+    // SAFETY: columns o..o+width <= OUT of every weight row i < IN, and of bias/out.
+    unsafe {
+        let mut o = 0;
+        while o < OUT {
+            let width = (OUT - o).min(8 * l);
+            let nv = width.div_ceil(l);
+            let mut acc = [S::zero(); 8];
+            for (v, a) in acc.iter_mut().enumerate().take(nv) {
+                *a = S::load_n(b.add(o + v * l), lanes::<S>(width, v));
+            }
+            for i in 0..IN {
+                let xv = S::broadcast(x.add(i));
+                let row = w.add(i * OUT + o);
+                for (v, a) in acc.iter_mut().enumerate().take(nv) {
+                    *a = S::fmadd(xv, S::load_n(row.add(v * l), lanes::<S>(width, v)), *a);
+                }
+            }
+            for (v, a) in acc.iter().enumerate().take(nv) {
+                S::store_n(y.add(o + v * l), act::<S, ACT>(*a), lanes::<S>(width, v));
+            }
+            o += width;
+        }
+    }
+}
+
+/// The global average pool kernel.
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn global_avgpool<S: Simd, const HW: usize, const C: usize>(
+    input: &[f32],
+    out: &mut [f32],
+) {
+    const { assert!(HW > 0, "global_avgpool: HW must be positive") };
+    check_len("global_avgpool", "input", input.len(), HW * C);
+    check_len("global_avgpool", "out", out.len(), C);
+    let (x, y) = (input.as_ptr(), out.as_mut_ptr());
+    // SAFETY: channels c..c+n <= C of pixels < HW; outputs c..c+n <= C.
+    unsafe {
+        let count = S::splat(HW as f32);
+        let mut c = 0;
+        while c < C {
+            let n = (C - c).min(S::LANES);
+            let mut acc = S::zero();
+            for p in 0..HW {
+                acc = S::add(acc, S::load_n(x.add(p * C + c), n));
+            }
+            S::store_n(y.add(c), S::div(acc, count), n);
+            c += n;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instantiation per instruction set
+// ---------------------------------------------------------------------------------------------
+
+/// Declares the public kernel entry points of one instruction set in the invoking module: the
+/// generic kernels above instantiated with the vector type `simd`, each entry compiled with
+/// `features` enabled. `pointwise` gives the micro-kernel tile (`mr` pixels x `nv` vectors,
+/// `nv1` vectors for a single 16-channel panel) and the row counts `1..mr` the tail needs.
+macro_rules! isa_kernels {
+    (
+        name: $name:literal,
+        simd: $S:ty,
+        features: $features:literal,
+        pointwise: { mr: $mr:literal, nv: $nv:literal, nv1: $nv1:literal, tails: [$($r:literal),*] } $(,)?
+    ) => {
+        use $crate::kernels::vector;
+
+        #[doc = concat!($name, " [`kernels::conv2d`](crate::kernels::conv2d).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn conv2d<
+            const H: usize,
+            const W: usize,
+            const CI: usize,
+            const HO: usize,
+            const WO: usize,
+            const CO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+        >(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe {
+                vector::conv2d::<$S, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    input, weights, bias, out,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::depthwise`](crate::kernels::depthwise).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn depthwise<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const HO: usize,
+            const WO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+        >(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe {
+                vector::depthwise::<$S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+                    input, weights, bias, out,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::pointwise`](crate::kernels::pointwise): a GEMM over the")]
+        #[doc = concat!("packed weight panels with a ", stringify!($mr), "-pixel x ", stringify!($nv), "-vector tile.")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) {
+            const { assert!([$($r),*].len() + 1 == $mr, "one tail per remainder 1..MR") };
+            // SAFETY: this function's contract is the instruction set, enabled here; the tail
+            // receives rows inside the checked slices from `vector::pointwise`.
+            unsafe {
+                vector::pointwise::<$S, $mr, $nv, $nv1, HW, CI, CO, ACT>(
+                    input,
+                    weights,
+                    bias,
+                    out,
+                    |r, rows| match r {
+                        $($r => vector::pointwise_rows::<$S, $r, $nv, $nv1, CI, CO, ACT>(rows),)*
+                        _ => unreachable!("pointwise tail of {r} rows"),
+                    },
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::fully_connected`](crate::kernels::fully_connected).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe { vector::fully_connected::<$S, IN, OUT, ACT>(input, weights, bias, out) }
+        }
+
+        #[doc = concat!($name, " [`kernels::global_avgpool`](crate::kernels::global_avgpool).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn global_avgpool<const HW: usize, const C: usize>(
+            input: &[f32],
+            out: &mut [f32],
+        ) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe { vector::global_avgpool::<$S, HW, C>(input, out) }
+        }
+    };
+}
+pub(crate) use isa_kernels;
