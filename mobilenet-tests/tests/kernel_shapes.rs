@@ -36,8 +36,19 @@ fn compare(what: &str, out_len: usize, f: impl Fn(&mut [f32])) {
     for isa in isas_to_test().into_iter().filter(|&i| i != Isa::Scalar) {
         kernels::force_isa(isa).unwrap();
         let before = kernels::calls(isa);
-        let mut got = vec![f32::NAN; out_len];
-        f(&mut got);
+        // NaN-filled between canaries: every output must be written, nothing around it.
+        const GUARD: usize = 64;
+        let mut buf = vec![-12345.5f32; out_len + 2 * GUARD];
+        buf[GUARD..GUARD + out_len].fill(f32::NAN);
+        f(&mut buf[GUARD..GUARD + out_len]);
+        assert!(
+            buf[..GUARD]
+                .iter()
+                .chain(&buf[GUARD + out_len..])
+                .all(|&v| v == -12345.5),
+            "{what} [{isa}]: the kernel wrote outside its output slice"
+        );
+        let got = &buf[GUARD..GUARD + out_len];
         assert!(
             kernels::calls(isa) > before,
             "{what}: the {isa} kernel did not run"

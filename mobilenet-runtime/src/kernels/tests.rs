@@ -109,6 +109,42 @@ fn ref_depthwise(s: &ConvShape, input: &[f32], w: &[f32], b: &[f32]) -> Expected
     ref_conv2d(&ConvShape { co: c, ..*s }, input, &full, b)
 }
 
+/// An output buffer with canaries on both sides: a kernel gets exactly `len` NaN-filled elements
+/// (every one must be overwritten), and a write outside them is caught by [`Guarded::check`]
+/// instead of corrupting the heap silently.
+struct Guarded {
+    buf: Vec<f32>,
+    len: usize,
+}
+
+impl Guarded {
+    const GUARD: usize = 64;
+    const CANARY: f32 = -12345.5;
+
+    fn new(len: usize) -> Self {
+        let mut buf = vec![Self::CANARY; len + 2 * Self::GUARD];
+        buf[Self::GUARD..Self::GUARD + len].fill(f32::NAN);
+        Guarded { buf, len }
+    }
+
+    fn out(&mut self) -> &mut [f32] {
+        &mut self.buf[Self::GUARD..Self::GUARD + self.len]
+    }
+
+    /// The output, after checking that nothing around it was written.
+    fn check(&self, what: &str) -> &[f32] {
+        let (before, rest) = self.buf.split_at(Self::GUARD);
+        let (out, after) = rest.split_at(self.len);
+        for (side, guard) in [("before", before), ("after", after)] {
+            assert!(
+                guard.iter().all(|&v| v == Self::CANARY),
+                "{what}: the kernel wrote {side} its output slice"
+            );
+        }
+        out
+    }
+}
+
 fn assert_close(got: &[f32], want: &Expected, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &(v, mag))) in got.iter().zip(want).enumerate() {
@@ -192,15 +228,18 @@ macro_rules! conv_case {
         let bias = rng.vec($co);
         let want = ref_conv2d(&s, &input, &weights, &bias);
         for isa in isas() {
-            // NaN-filled: every element must be overwritten.
-            let mut out = vec![f32::NAN; $ho * $wo * $co];
+            let mut out = Guarded::new($ho * $wo * $co);
             run_isa!(
                 isa,
                 conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-                    &input, &weights, &bias, &mut out
+                    &input,
+                    &weights,
+                    &bias,
+                    out.out()
                 )
             );
-            assert_close(&out, &want, &std::format!("{isa} conv2d {s:?}"));
+            let what = std::format!("{isa} conv2d {s:?}");
+            assert_close(out.check(&what), &want, &what);
         }
     }};
 }
@@ -229,14 +268,18 @@ macro_rules! depthwise_case {
         let bias = rng.vec($c);
         let want = ref_depthwise(&s, &input, &weights, &bias);
         for isa in isas() {
-            let mut out = vec![f32::NAN; $ho * $wo * $c];
+            let mut out = Guarded::new($ho * $wo * $c);
             run_isa!(
                 isa,
                 depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-                    &input, &weights, &bias, &mut out
+                    &input,
+                    &weights,
+                    &bias,
+                    out.out()
                 )
             );
-            assert_close(&out, &want, &std::format!("{isa} depthwise {s:?}"));
+            let what = std::format!("{isa} depthwise {s:?}");
+            assert_close(out.check(&what), &want, &what);
         }
     }};
 }
@@ -329,13 +372,14 @@ macro_rules! pointwise_case {
         let bias = rng.vec($co);
         let want = ref_conv2d(&s, &input, &weights, &bias);
         for isa in isas() {
-            let mut out = vec![f32::NAN; $hw * $co];
+            let mut out = Guarded::new($hw * $co);
             let packed = panels(&weights, $ci, $co);
             run_isa!(
                 isa,
-                pointwise::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, &mut out)
+                pointwise::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, out.out())
             );
-            assert_close(&out, &want, &std::format!("{isa} pointwise {s:?}"));
+            let what = std::format!("{isa} pointwise {s:?}");
+            assert_close(out.check(&what), &want, &what);
         }
     }};
 }
@@ -396,20 +440,22 @@ macro_rules! fc_case {
         let bias = rng.vec($out);
         let want = ref_conv2d(&s, &input, &weights, &bias);
         for isa in isas() {
-            let mut out = vec![f32::NAN; $out];
+            let mut out = Guarded::new($out);
             run_isa!(
                 isa,
-                fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, &mut out)
+                fully_connected::<$in, $out, { $act }>(&input, &weights, &bias, out.out())
             );
-            assert_close(&out, &want, &std::format!("{isa} fc {s:?}"));
+            let what = std::format!("{isa} fc {s:?}");
+            assert_close(out.check(&what), &want, &what);
             // A fully connected layer is a pointwise convolution of one pixel.
-            let mut pw = vec![f32::NAN; $out];
+            let mut pw = Guarded::new($out);
             let packed = panels(&weights, $in, $out);
             run_isa!(
                 isa,
-                pointwise::<1, $in, $out, { $act }>(&input, &packed, &bias, &mut pw)
+                pointwise::<1, $in, $out, { $act }>(&input, &packed, &bias, pw.out())
             );
-            assert_close(&pw, &want, &std::format!("{isa} fc as pointwise {s:?}"));
+            let what = std::format!("{isa} fc as pointwise {s:?}");
+            assert_close(pw.check(&what), &want, &what);
         }
     }};
 }

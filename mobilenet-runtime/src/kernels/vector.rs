@@ -382,10 +382,26 @@ const fn dense_rows<const HO: usize, const KH: usize, const SH: usize>() -> usiz
     (HO - 1) * SH + KH
 }
 
-/// Columns of the dense buffer: the padded input width, plus slack so the last (partial) run
-/// of DW_PX outputs can read a whole run's columns.
+/// Columns of the padded input a depthwise layer reads.
 const fn dense_width<const WO: usize, const KW: usize, const SW: usize>() -> usize {
-    (WO.div_ceil(DW_PX) * DW_PX - 1) * SW + KW
+    (WO - 1) * SW + KW
+}
+
+/// Whether [`depthwise`] goes through the dense buffer: when the padded slice, rounded up to
+/// whole runs, fits. (Measured on AVX2: wider slices, e.g. 28x28 at stride 2, are faster in
+/// place; the copy costs more than the borders it saves.)
+const fn use_dense<
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    lanes: usize,
+) -> bool {
+    let run_width = (WO.div_ceil(DW_PX) * DW_PX - 1) * SW + KW;
+    dense_rows::<HO, KH, SH>() * run_width * lanes <= DENSE_FLOATS
 }
 
 /// The depthwise kernel.
@@ -430,20 +446,19 @@ pub(crate) unsafe fn depthwise<
     }
     // Small feature maps (typically with many channels, whose pixels are 2^n bytes apart and
     // alias in L1): copy each channel slice into a dense, zero-padded buffer first.
-    if dense_rows::<HO, KH, SH>() * dense_width::<WO, KW, SW>() * S::LANES <= DENSE_FLOATS {
+    if use_dense::<HO, WO, KH, KW, SH, SW>(S::LANES) {
         // SAFETY: same contract as this function; lengths were checked above.
         return unsafe {
             depthwise_dense::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(x, wt, bs, y)
         };
     }
     // Output columns ox_lo..ox_hi (and rows oy_lo..oy_hi) have all their taps inside the input.
-    let ox_lo = PL.div_ceil(SW).min(WO);
+    let ox_lo = const { PL.div_ceil(SW) };
     let ox_hi = if W + PL >= KW {
         ((W + PL - KW) / SW + 1).min(WO)
     } else {
         0
-    }
-    .max(ox_lo);
+    };
     let oy_lo = PT.div_ceil(SH).min(HO);
     let oy_hi = if H + PT >= KH {
         ((H + PT - KH) / SH + 1).min(HO)
@@ -451,86 +466,196 @@ pub(crate) unsafe fn depthwise<
         0
     }
     .max(oy_lo);
-    const PX: usize = DW_PX;
-    // Loop order: output row, then a run of PX output pixels, then channel blocks. The input
-    // the run needs (KH rows x a few pixels x all channels) stays in L1 across the channel
-    // blocks, and each block's KH x KW taps are loaded once into registers for the run.
+    // Loop order: output row, then a run of output pixels, then channel blocks. The input the
+    // run needs (KH rows x a few pixels x all channels) stays in L1 across the channel blocks,
+    // and each block's KH x KW taps are loaded once into registers for the run.
     // SAFETY: input pixel (iy, ix) is only read for 0 <= iy < H, 0 <= ix < W (each tap is
-    // checked on border pixels; the interior ranges above guarantee it elsewhere), channels
+    // checked on border runs; the interior ranges above guarantee it elsewhere), channels
     // c..c+n <= C; every output written is (oy < HO, ox < WO, channels < C).
     unsafe {
+        // One run of p output pixels from column ox0 of row oy, every channel block.
+        macro_rules! run {
+            ($oy:expr, $ox0:expr, $p:expr) => {{
+                let (oy, ox0, p) = ($oy, $ox0, $p);
+                let fast = oy >= oy_lo && oy < oy_hi && ox0 >= ox_lo && ox0 + p <= ox_hi;
+                dw_columns::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x, wt, bs, y, oy, ox0, p, fast,
+                )
+            }};
+        }
+        // Whole runs; a row that is not a multiple of DW_PX ends with a run that overlaps the
+        // previous one (recomputing a few outputs costs less than a short run, whose few
+        // accumulators leave the FMA latency exposed). Rows shorter than one run are one
+        // exact run.
         for oy in 0..HO {
-            let interior_row = oy >= oy_lo && oy < oy_hi;
-            let mut ox0 = 0;
-            while ox0 < WO {
-                // Left border pixels form their own run, so interior runs start at ox_lo.
-                let px = if ox0 < ox_lo { ox_lo - ox0 } else { WO - ox0 }.min(PX);
-                let fast = interior_row && px == PX && ox0 >= ox_lo && ox0 + PX <= ox_hi;
-                let mut c = 0;
-                while c < C {
-                    let n = (C - c).min(S::LANES);
-                    let mut taps = [[S::zero(); KW]; KH];
-                    for (ky, row) in taps.iter_mut().enumerate() {
-                        for (kx, t) in row.iter_mut().enumerate() {
-                            *t = S::load_n(wt.add((ky * KW + kx) * C + c), n);
-                        }
-                    }
-                    let b = S::load_n(bs.add(c), n);
-                    if fast {
-                        // Each input column of the run is loaded once per filter row.
-                        let iy0 = oy * SH - PT;
-                        let acc = dw_run::<S, KH, KW, SW>(&taps, b, n, |ky, j| {
-                            x.add(((iy0 + ky) * W + ox0 * SW - PL + j) * C + c)
-                        });
-                        dw_store::<S, C, ACT>(&acc, PX, y.add((oy * WO + ox0) * C + c), n);
-                    } else {
-                        // Border (or short) run: input columns outside the image read a zero
-                        // vector (a branch-free pointer select); only `px` outputs are stored.
-                        let acc = dw_run::<S, KH, KW, SW>(&taps, b, n, |ky, j| {
-                            let iy = (oy * SH + ky).wrapping_sub(PT);
-                            let ix = (ox0 * SW + j).wrapping_sub(PL);
-                            if iy < H && ix < W {
-                                x.add((iy * W + ix) * C + c)
-                            } else {
-                                ZEROS.as_ptr()
-                            }
-                        });
-                        dw_store::<S, C, ACT>(&acc, px, y.add((oy * WO + ox0) * C + c), n);
-                    }
-                    c += n;
+            for r in 0..WO / DW_PX {
+                run!(oy, r * DW_PX, DW_PX);
+            }
+            if WO % DW_PX != 0 {
+                if WO >= DW_PX {
+                    run!(oy, WO - DW_PX, DW_PX);
+                } else {
+                    run!(oy, 0, WO);
                 }
-                ox0 += px;
             }
         }
     }
 }
 
-/// `DW_PX` output pixels of one channel slice (`n` lanes) of a depthwise convolution: input
-/// column `j` of filter row `ky` is read from `src(ky, j)`, once, and feeds every output pixel
-/// whose window covers it; `DW_PX` accumulators give independent FMA chains.
+/// One run of `p` output pixels from column `ox0` of row `oy`, every channel block; `fast`
+/// when all its taps are inside the input.
+///
+/// # Safety
+///
+/// The ISA of `S`; the pointers of [`depthwise`]; `oy < HO`, `ox0 + p <= WO`.
 #[inline(always)]
-unsafe fn dw_run<S: Simd, const KH: usize, const KW: usize, const SW: usize>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_columns<
+    S: Simd,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    x: *const f32,
+    wt: *const f32,
+    bs: *const f32,
+    y: *mut f32,
+    oy: usize,
+    ox0: usize,
+    p: usize,
+    fast: bool,
+) {
+    // SAFETY: see `depthwise`: taps are read in place only for interior runs (`fast`), border
+    // runs check every tap; channels c..c+n <= C; outputs (oy, ox0..ox0+p) exist.
+    unsafe {
+        let mut c = 0;
+        while c < C {
+            let n = (C - c).min(S::LANES);
+            let taps = dw_taps::<S, KH, KW, C>(wt.add(c), n);
+            let b = S::load_n(bs.add(c), n);
+            let dst = y.add((oy * WO + ox0) * C + c);
+            if fast {
+                // Each input column of the run is loaded once per filter row.
+                let iy0 = oy * SH - PT;
+                let src = |ky: usize, j: usize| x.add(((iy0 + ky) * W + ox0 * SW - PL + j) * C + c);
+                dw_span::<S, KH, KW, SW, C, ACT>(p, &taps, b, n, n, &src, dst);
+            } else {
+                // Border run: input columns outside the image read a zero vector (a
+                // branch-free pointer select).
+                let src = |ky: usize, j: usize| {
+                    let iy = (oy * SH + ky).wrapping_sub(PT);
+                    let ix = (ox0 * SW + j).wrapping_sub(PL);
+                    if iy < H && ix < W {
+                        x.add((iy * W + ix) * C + c)
+                    } else {
+                        ZEROS.as_ptr()
+                    }
+                };
+                dw_span::<S, KH, KW, SW, C, ACT>(p, &taps, b, n, n, &src, dst);
+            }
+            c += n;
+        }
+    }
+}
+
+/// The `KH x KW` taps of one channel slice (`n` lanes from `w`, tap stride `C`).
+#[inline(always)]
+unsafe fn dw_taps<S: Simd, const KH: usize, const KW: usize, const C: usize>(
+    w: *const f32,
+    n: usize,
+) -> [[S::V; KW]; KH] {
+    // SAFETY: the caller guarantees KH * KW taps of n values at `w` (stride C).
+    unsafe {
+        let mut taps = [[S::zero(); KW]; KH];
+        for (ky, row) in taps.iter_mut().enumerate() {
+            for (kx, t) in row.iter_mut().enumerate() {
+                *t = S::load_n(w.add((ky * KW + kx) * C), n);
+            }
+        }
+        taps
+    }
+}
+
+/// Computes and stores `p` (1..=DW_PX) output pixels of one channel slice: exactly `p`, each
+/// run length its own monomorphized loop. Inputs are read with `load_n` lanes (the dense
+/// buffer always holds whole vectors), `n` lanes are stored.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn dw_span<
+    S: Simd,
+    const KH: usize,
+    const KW: usize,
+    const SW: usize,
+    const C: usize,
+    const ACT: u8,
+>(
+    p: usize,
+    taps: &[[S::V; KW]; KH],
+    bias: S::V,
+    load_n: usize,
+    n: usize,
+    src: &impl Fn(usize, usize) -> *const f32,
+    dst: *mut f32,
+) {
+    macro_rules! span {
+        ($p:expr) => {
+            dw_store::<S, { $p }, C, ACT>(
+                &dw_run::<S, { $p }, KH, KW, SW>(taps, bias, load_n, src),
+                dst,
+                n,
+            )
+        };
+    }
+    // SAFETY: the caller's contract (see dw_run and dw_store).
+    unsafe {
+        match p {
+            DW_PX => span!(DW_PX),
+            1 => span!(1),
+            2 => span!(2),
+            3 => span!(3),
+            4 => span!(4),
+            _ => span!(5),
+        }
+    }
+}
+
+/// `P` output pixels of one channel slice (`n` lanes) of a depthwise convolution: input column
+/// `j` of filter row `ky` is read from `src(ky, j)` (at stride 1 once, feeding every output
+/// pixel whose window covers it); `P` accumulators give independent FMA chains.
+#[inline(always)]
+unsafe fn dw_run<S: Simd, const P: usize, const KH: usize, const KW: usize, const SW: usize>(
     taps: &[[S::V; KW]; KH],
     bias: S::V,
     n: usize,
-    src: impl Fn(usize, usize) -> *const f32,
-) -> [S::V; DW_PX] {
+    src: &impl Fn(usize, usize) -> *const f32,
+) -> [S::V; P] {
     // SAFETY: the caller guarantees every pointer `src` returns is readable for `n` values.
     unsafe {
-        let mut acc = [bias; DW_PX];
+        let mut acc = [bias; P];
         for (ky, row) in taps.iter().enumerate() {
             if SW == 1 {
                 // Stride 1: column j feeds outputs j-KW+1..=j; load it once.
-                for j in 0..DW_PX - 1 + KW {
+                for j in 0..P - 1 + KW {
                     let v = S::load_n(src(ky, j), n);
                     for (kx, t) in row.iter().enumerate() {
-                        if j >= kx && j - kx < DW_PX {
+                        if j >= kx && j - kx < P {
                             acc[j - kx] = S::fmadd(v, *t, acc[j - kx]);
                         }
                     }
                 }
             } else {
-                // Larger strides share few columns between outputs: one load per tap.
+                // Larger strides share few columns between outputs: one load per tap (the
+                // loops stay small enough to be unrolled, so the accumulators stay in
+                // registers).
                 for (kx, t) in row.iter().enumerate() {
                     for (p, a) in acc.iter_mut().enumerate() {
                         *a = S::fmadd(S::load_n(src(ky, p * SW + kx), n), *t, *a);
@@ -542,17 +667,16 @@ unsafe fn dw_run<S: Simd, const KH: usize, const KW: usize, const SW: usize>(
     }
 }
 
-/// Stores the first `px` outputs of a run (activation applied) at `dst`, pixel stride `C`.
+/// Stores `P` outputs of a run (activation applied) at `dst`, pixel stride `C`.
 #[inline(always)]
-unsafe fn dw_store<S: Simd, const C: usize, const ACT: u8>(
-    acc: &[S::V; DW_PX],
-    px: usize,
+unsafe fn dw_store<S: Simd, const P: usize, const C: usize, const ACT: u8>(
+    acc: &[S::V; P],
     dst: *mut f32,
     n: usize,
 ) {
-    // SAFETY: the caller guarantees `px` pixels of `n` values at `dst` (stride C) are writable.
+    // SAFETY: the caller guarantees `P` pixels of `n` values at `dst` (stride C) are writable.
     unsafe {
-        for (p, a) in acc.iter().enumerate().take(px) {
+        for (p, a) in acc.iter().enumerate() {
             S::store_n(dst.add(p * C), act::<S, ACT>(*a), n);
         }
     }
@@ -589,11 +713,14 @@ unsafe fn depthwise_dense<
     let rows = dense_rows::<HO, KH, SH>();
     let bw = dense_width::<WO, KW, SW>();
     let l = S::LANES;
-    let mut buf = [0.0f32; DENSE_FLOATS];
-    // SAFETY: buffer indices are < rows * bw * L <= DENSE_FLOATS; input pixels read are
-    // (iy < H, ix < W), channels c..c+n <= C; outputs written are (oy < HO, ox < WO, < C).
+    let mut buf = core::mem::MaybeUninit::<[f32; DENSE_FLOATS]>::uninit();
+    // SAFETY: buffer indices are < rows * bw * L <= DENSE_FLOATS, and that prefix is zeroed
+    // before anything reads it; input pixels read are (iy < H, ix < W), channels c..c+n <= C;
+    // outputs written are (oy < HO, ox < WO, < C).
     unsafe {
-        let b = buf.as_mut_ptr();
+        let b = buf.as_mut_ptr() as *mut f32;
+        // Only the part this layer uses: the padding must read as zeros.
+        core::ptr::write_bytes(b, 0, rows * bw * l);
         let mut c = 0;
         while c < C {
             let n = (C - c).min(l);
@@ -608,22 +735,27 @@ unsafe fn depthwise_dense<
                     );
                 }
             }
-            let mut taps = [[S::zero(); KW]; KH];
-            for (ky, row) in taps.iter_mut().enumerate() {
-                for (kx, t) in row.iter_mut().enumerate() {
-                    *t = S::load_n(wt.add((ky * KW + kx) * C + c), n);
-                }
-            }
+            let taps = dw_taps::<S, KH, KW, C>(wt.add(c), n);
             let bias = S::load_n(bs.add(c), n);
             for oy in 0..HO {
+                let src0 = |ox0: usize| {
+                    move |ky: usize, j: usize| {
+                        b.add(((oy * SH + ky) * bw + ox0 * SW + j) * l) as *const f32
+                    }
+                };
+                let dst0 = |ox0: usize| y.add((oy * WO + ox0) * C + c);
+                // Whole runs, the last one overlapping when WO is not a multiple of DW_PX (as
+                // in `depthwise`).
                 let mut ox0 = 0;
                 while ox0 < WO {
-                    let px = (WO - ox0).min(DW_PX);
-                    let acc = dw_run::<S, KH, KW, SW>(&taps, bias, l, |ky, j| {
-                        b.add(((oy * SH + ky) * bw + ox0 * SW + j) * l)
-                    });
-                    dw_store::<S, C, ACT>(&acc, px, y.add((oy * WO + ox0) * C + c), n);
-                    ox0 += px;
+                    if WO < DW_PX {
+                        dw_span::<S, KH, KW, SW, C, ACT>(WO, &taps, bias, l, n, &src0(0), dst0(0));
+                        break;
+                    }
+                    ox0 = ox0.min(WO - DW_PX);
+                    let acc = dw_run::<S, DW_PX, KH, KW, SW>(&taps, bias, l, &src0(ox0));
+                    dw_store::<S, DW_PX, C, ACT>(&acc, dst0(ox0), n);
+                    ox0 += DW_PX;
                 }
             }
             c += n;
@@ -852,7 +984,10 @@ pub(crate) unsafe fn conv2d<
 // Fully connected, global average pool
 // ---------------------------------------------------------------------------------------------
 
-/// The fully connected kernel: eight output vectors at a time, every weight row streamed once.
+/// The fully connected kernel. The weights (`[IN][OUT]`, the largest tensor of a small
+/// network, usually cold) are streamed row by row, four rows at a time, so that memory sees a
+/// few long sequential streams that the prefetchers follow; the partial sums live in `out`
+/// (in L1) and the activation is applied in a last pass.
 ///
 /// # Safety
 ///
@@ -868,34 +1003,64 @@ pub(crate) unsafe fn fully_connected<S: Simd, const IN: usize, const OUT: usize,
     check_len("fully_connected", "weights", weights.len(), IN * OUT);
     check_len("fully_connected", "bias", bias.len(), OUT);
     check_len("fully_connected", "out", out.len(), OUT);
-    let (x, w, b, y) = (
-        input.as_ptr(),
-        weights.as_ptr(),
-        bias.as_ptr(),
-        out.as_mut_ptr(),
-    );
+    out.copy_from_slice(bias);
+    let (x, w, y) = (input.as_ptr(), weights.as_ptr(), out.as_mut_ptr());
     let l = S::LANES;
-    // SAFETY: columns o..o+width <= OUT of every weight row i < IN, and of bias/out.
+    // SAFETY: rows i..i+R <= IN of the weights, columns o..o+n <= OUT of every row and of out.
     unsafe {
+        let mut i = 0;
+        while i + 4 <= IN {
+            fc_rows::<S, 4, IN, OUT>(x.add(i), w.add(i * OUT), y);
+            i += 4;
+        }
+        match IN - i {
+            0 => {}
+            1 => fc_rows::<S, 1, IN, OUT>(x.add(i), w.add(i * OUT), y),
+            2 => fc_rows::<S, 2, IN, OUT>(x.add(i), w.add(i * OUT), y),
+            _ => fc_rows::<S, 3, IN, OUT>(x.add(i), w.add(i * OUT), y),
+        }
+        if ACT != ACT_NONE {
+            let mut o = 0;
+            while o < OUT {
+                let n = (OUT - o).min(l);
+                S::store_n(y.add(o), act::<S, ACT>(S::load_n(y.add(o), n)), n);
+                o += n;
+            }
+        }
+    }
+}
+
+/// `y[o] += sum_r x[r] * w[r][o]` for `R` consecutive weight rows (row stride `OUT`), summed in
+/// row order.
+#[inline(always)]
+unsafe fn fc_rows<S: Simd, const R: usize, const IN: usize, const OUT: usize>(
+    x: *const f32,
+    w: *const f32,
+    y: *mut f32,
+) {
+    // SAFETY: the caller guarantees R input values at `x`, R rows of OUT weights at `w` and
+    // OUT values at `y`.
+    unsafe {
+        let mut xs = [S::zero(); R];
+        for (r, v) in xs.iter_mut().enumerate() {
+            *v = S::broadcast(x.add(r));
+        }
         let mut o = 0;
-        while o < OUT {
-            let width = (OUT - o).min(8 * l);
-            let nv = width.div_ceil(l);
-            let mut acc = [S::zero(); 8];
-            for (v, a) in acc.iter_mut().enumerate().take(nv) {
-                *a = S::load_n(b.add(o + v * l), lanes::<S>(width, v));
+        while o + S::LANES <= OUT {
+            let mut acc = S::load(y.add(o));
+            for (r, xv) in xs.iter().enumerate() {
+                acc = S::fmadd(*xv, S::load(w.add(r * OUT + o)), acc);
             }
-            for i in 0..IN {
-                let xv = S::broadcast(x.add(i));
-                let row = w.add(i * OUT + o);
-                for (v, a) in acc.iter_mut().enumerate().take(nv) {
-                    *a = S::fmadd(xv, S::load_n(row.add(v * l), lanes::<S>(width, v)), *a);
-                }
+            S::store(y.add(o), acc);
+            o += S::LANES;
+        }
+        if o < OUT {
+            let n = OUT - o;
+            let mut acc = S::load_n(y.add(o), n);
+            for (r, xv) in xs.iter().enumerate() {
+                acc = S::fmadd(*xv, S::load_n(w.add(r * OUT + o), n), acc);
             }
-            for (v, a) in acc.iter().enumerate().take(nv) {
-                S::store_n(y.add(o + v * l), act::<S, ACT>(*a), lanes::<S>(width, v));
-            }
-            o += width;
+            S::store_n(y.add(o), acc, n);
         }
     }
 }
