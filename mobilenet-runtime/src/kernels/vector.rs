@@ -491,7 +491,7 @@ pub(crate) unsafe fn depthwise<
             for r in 0..WO / DW_PX {
                 run!(oy, r * DW_PX, DW_PX);
             }
-            if WO % DW_PX != 0 {
+            if !WO.is_multiple_of(DW_PX) {
                 if WO >= DW_PX {
                     run!(oy, WO - DW_PX, DW_PX);
                 } else {
