@@ -808,56 +808,124 @@ unsafe fn conv_block<
     c0: usize,
     width: usize,
 ) {
-    // SAFETY: see the function's contract; every pointer offset below is within it.
+    // Output columns ox_lo..ox_hi (rows oy_lo..oy_hi) have all their taps inside the input.
+    let ox_lo = PL.div_ceil(SW);
+    let ox_hi = if W + PL >= KW {
+        (W + PL - KW) / SW + 1
+    } else {
+        0
+    };
+    let oy_lo = PT.div_ceil(SH);
+    let oy_hi = if H + PT >= KH {
+        (H + PT - KH) / SH + 1
+    } else {
+        0
+    };
+    // SAFETY: see the function's contract; interior blocks read taps inside the input, border
+    // blocks check every tap; outputs are (oy < HO, ox < WO, channels c0..c0+width <= CO).
     unsafe {
         let mut bias = [S::zero(); NV];
         for (v, b) in bias.iter_mut().enumerate() {
             *b = S::load_n(bs.add(c0 + v * S::LANES), lanes::<S>(width, v));
         }
         for oy in 0..HO {
+            let row_interior = oy >= oy_lo && oy < oy_hi;
             let mut ox0 = 0;
             while ox0 < WO {
                 let px = (WO - ox0).min(P);
-                let mut acc = [bias; P];
-                for ky in 0..KH {
-                    let iy = (oy * SH + ky).wrapping_sub(PT);
-                    let row_ok = iy < H;
-                    for kx in 0..KW {
-                        let mut src = [ZERO_PIXEL.as_ptr(); P];
-                        for (p, s) in src.iter_mut().enumerate() {
-                            let ix = ((ox0 + p) * SW + kx).wrapping_sub(PL);
-                            if row_ok && ix < W && p < px {
-                                *s = x.add((iy * W + ix) * CI);
-                            }
+                let dst = y.add((oy * WO + ox0) * CO + c0);
+                if row_interior && px == P && ox0 >= ox_lo && ox0 + P <= ox_hi {
+                    // Interior: every tap at a fixed offset from the block's first input pixel.
+                    let base = x.add(((oy * SH - PT) * W + ox0 * SW - PL) * CI);
+                    let src =
+                        |ky: usize, kx: usize, p: usize| base.add((ky * W + p * SW + kx) * CI);
+                    conv_pixels::<S, NV, P, CI, CO, KH, KW, ACT>(
+                        bias,
+                        wt.add(c0),
+                        width,
+                        px,
+                        &src,
+                        dst,
+                    );
+                } else {
+                    // Border: taps outside the image read ZERO_PIXEL (a branch-free select).
+                    let src = |ky: usize, kx: usize, p: usize| {
+                        let iy = (oy * SH + ky).wrapping_sub(PT);
+                        let ix = ((ox0 + p) * SW + kx).wrapping_sub(PL);
+                        if iy < H && ix < W && p < px {
+                            x.add((iy * W + ix) * CI)
+                        } else {
+                            ZERO_PIXEL.as_ptr()
                         }
-                        let wrow = wt.add((ky * KW + kx) * CI * CO + c0);
-                        for ci in 0..CI {
-                            let mut w = [S::zero(); NV];
-                            for (v, wv) in w.iter_mut().enumerate() {
-                                *wv = S::load_n(
-                                    wrow.add(ci * CO + v * S::LANES),
-                                    lanes::<S>(width, v),
-                                );
-                            }
-                            for (p, a) in acc.iter_mut().enumerate() {
-                                let xv = S::broadcast(src[p].add(ci));
-                                for (v, av) in a.iter_mut().enumerate() {
-                                    *av = S::fmadd(xv, w[v], *av);
-                                }
-                            }
-                        }
-                    }
-                }
-                for (p, a) in acc.iter().enumerate().take(px) {
-                    let dst = y.add((oy * WO + ox0 + p) * CO + c0);
-                    for (v, av) in a.iter().enumerate() {
-                        let m = lanes::<S>(width, v);
-                        if m > 0 {
-                            S::store_n(dst.add(v * S::LANES), act::<S, ACT>(*av), m);
-                        }
-                    }
+                    };
+                    conv_pixels::<S, NV, P, CI, CO, KH, KW, ACT>(
+                        bias,
+                        wt.add(c0),
+                        width,
+                        px,
+                        &src,
+                        dst,
+                    );
                 }
                 ox0 += px;
+            }
+        }
+    }
+}
+
+/// `P` output pixels x `NV` vectors of a full convolution: pixel `p`'s input for tap
+/// `(ky, kx)` is the pixel at `src(ky, kx, p)`; the first `px` pixels (`width` channels each,
+/// pixel stride `CO`) are stored at `dst`. `wt` points at the block's first output channel.
+///
+/// # Safety
+///
+/// The ISA of `S`; `src` returns pointers to `CI` readable values, `wt` to the HWIO weights
+/// offset by the first channel, `dst` to `px` writable pixels.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_pixels<
+    S: Simd,
+    const NV: usize,
+    const P: usize,
+    const CI: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const ACT: u8,
+>(
+    bias: [S::V; NV],
+    wt: *const f32,
+    width: usize,
+    px: usize,
+    src: &impl Fn(usize, usize, usize) -> *const f32,
+    dst: *mut f32,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let mut acc = [bias; P];
+        for ky in 0..KH {
+            for kx in 0..KW {
+                let wrow = wt.add((ky * KW + kx) * CI * CO);
+                for ci in 0..CI {
+                    let mut w = [S::zero(); NV];
+                    for (v, wv) in w.iter_mut().enumerate() {
+                        *wv = S::load_n(wrow.add(ci * CO + v * S::LANES), lanes::<S>(width, v));
+                    }
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        let xv = S::broadcast(src(ky, kx, p).add(ci));
+                        for (v, av) in a.iter_mut().enumerate() {
+                            *av = S::fmadd(xv, w[v], *av);
+                        }
+                    }
+                }
+            }
+        }
+        for (p, a) in acc.iter().enumerate().take(px) {
+            for (v, av) in a.iter().enumerate() {
+                let m = lanes::<S>(width, v);
+                if m > 0 {
+                    S::store_n(dst.add(p * CO + v * S::LANES), act::<S, ACT>(*av), m);
+                }
             }
         }
     }
