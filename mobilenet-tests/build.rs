@@ -85,7 +85,8 @@ fn write_layer_shape_tests(out: &str) {
                     inputs, outputs, ..
                 } => format!("check_fc::<{inputs}, {outputs}>()"),
                 Op::GlobalAvgPool => format!("check_global_avgpool::<{}, {}>()", i.h * i.w, i.c),
-                Op::AvgPool { .. } | Op::Softmax => continue,
+                Op::Softmax => format!("check_softmax::<{}>()", i.c),
+                Op::AvgPool { .. } => continue,
             };
             if !calls.contains(&call) {
                 calls.push(call);

@@ -138,6 +138,15 @@ fn check_global_avgpool<const HW: usize, const C: usize>() {
     });
 }
 
+fn check_softmax<const N: usize>() {
+    // Logits with a wide spread (some exponentials underflow).
+    let x = data(N, 17, 40.0);
+    compare(&format!("softmax {N}"), N, |y| {
+        y.copy_from_slice(&x);
+        kernels::softmax::<N>(y)
+    });
+}
+
 include!(concat!(env!("OUT_DIR"), "/layer_shapes.rs"));
 
 #[test]

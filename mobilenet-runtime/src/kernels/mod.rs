@@ -412,7 +412,7 @@ pub fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
 /// If `x.len() != N`.
 #[inline(always)]
 pub fn softmax<const N: usize>(x: &mut [f32]) {
-    scalar::softmax::<N>(x)
+    dispatch!(softmax::<N>(x))
 }
 
 #[cfg(test)]

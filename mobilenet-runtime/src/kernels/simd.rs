@@ -40,11 +40,37 @@ pub(crate) trait Simd {
     /// `a * b + c`, rounded once.
     unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn div(a: Self::V, b: Self::V) -> Self::V;
+    /// Rounded to the nearest integer (ties to even).
+    unsafe fn round(a: Self::V) -> Self::V;
+    /// `2^n` for integral `n` in -126..=127 (a normal float built from its exponent bits).
+    unsafe fn pow2i(n: Self::V) -> Self::V;
     /// Lane-wise maximum; for a NaN in `a`, `b`.
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
     /// Lane-wise minimum; for a NaN in `a`, `b`.
     unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+
+    /// Sum of the lanes.
+    #[inline(always)]
+    unsafe fn reduce_add(v: Self::V) -> f32 {
+        let mut a = [0.0f32; MAX_LANES];
+        // SAFETY: `a` holds MAX_LANES >= LANES values.
+        unsafe { Self::store(a.as_mut_ptr(), v) };
+        a[..Self::LANES].iter().sum()
+    }
+
+    /// Maximum of the lanes.
+    #[inline(always)]
+    unsafe fn reduce_max(v: Self::V) -> f32 {
+        let mut a = [0.0f32; MAX_LANES];
+        // SAFETY: `a` holds MAX_LANES >= LANES values.
+        unsafe { Self::store(a.as_mut_ptr(), v) };
+        a[..Self::LANES]
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &x| m.max(x))
+    }
 }
 
 /// AVX2 + FMA: 8 lanes in a `__m256`.
@@ -132,9 +158,32 @@ impl Simd for Avx2 {
         unsafe { _mm256_add_ps(a, b) }
     }
     #[inline(always)]
+    unsafe fn sub(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m256, b: __m256) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+    #[inline(always)]
     unsafe fn div(a: __m256, b: __m256) -> __m256 {
         // SAFETY: see the impl.
         unsafe { _mm256_div_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn round(a: __m256) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe { _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    unsafe fn pow2i(n: __m256) -> __m256 {
+        // SAFETY: see the impl.
+        unsafe {
+            let e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+            _mm256_castsi256_ps(_mm256_slli_epi32::<23>(e))
+        }
     }
     #[inline(always)]
     unsafe fn max(a: __m256, b: __m256) -> __m256 {
@@ -225,9 +274,32 @@ impl Simd for Avx512 {
         unsafe { _mm512_add_ps(a, b) }
     }
     #[inline(always)]
+    unsafe fn sub(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_sub_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: __m512, b: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_mul_ps(a, b) }
+    }
+    #[inline(always)]
     unsafe fn div(a: __m512, b: __m512) -> __m512 {
         // SAFETY: see the impl.
         unsafe { _mm512_div_ps(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn round(a: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe { _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(a) }
+    }
+    #[inline(always)]
+    unsafe fn pow2i(n: __m512) -> __m512 {
+        // SAFETY: see the impl.
+        unsafe {
+            let e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+            _mm512_castsi512_ps(_mm512_slli_epi32::<23>(e))
+        }
     }
     #[inline(always)]
     unsafe fn max(a: __m512, b: __m512) -> __m512 {
@@ -321,9 +393,29 @@ impl Simd for Avx2Pair {
         unsafe { [Avx2::add(a[0], b[0]), Avx2::add(a[1], b[1])] }
     }
     #[inline(always)]
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { [Avx2::sub(a[0], b[0]), Avx2::sub(a[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { [Avx2::mul(a[0], b[0]), Avx2::mul(a[1], b[1])] }
+    }
+    #[inline(always)]
     unsafe fn div(a: Self::V, b: Self::V) -> Self::V {
         // SAFETY: see the impl.
         unsafe { [Avx2::div(a[0], b[0]), Avx2::div(a[1], b[1])] }
+    }
+    #[inline(always)]
+    unsafe fn round(a: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { [Avx2::round(a[0]), Avx2::round(a[1])] }
+    }
+    #[inline(always)]
+    unsafe fn pow2i(n: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { [Avx2::pow2i(n[0]), Avx2::pow2i(n[1])] }
     }
     #[inline(always)]
     unsafe fn max(a: Self::V, b: Self::V) -> Self::V {

@@ -558,16 +558,18 @@ fn softmax_matches_reference() {
         let max = x.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
         let exps: Vec<f64> = x.iter().map(|&v| (v as f64 - max).exp()).collect();
         let total: f64 = exps.iter().sum();
-        let mut got = x.to_vec();
-        softmax::<N>(&mut got);
-        let sum: f32 = got.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-5, "softmax sums to {sum}");
-        for (g, e) in got.iter().zip(&exps) {
-            let want = e / total;
-            assert!(
-                (*g as f64 - want).abs() <= 1e-5 * want + 1e-12,
-                "softmax: got {g}, want {want}"
-            );
+        for isa in isas() {
+            let mut got = x.to_vec();
+            run_isa!(isa, softmax::<N>(&mut got));
+            let sum: f32 = got.iter().sum();
+            assert!((sum - 1.0).abs() < 1e-5, "{isa} softmax sums to {sum}");
+            for (g, e) in got.iter().zip(&exps) {
+                let want = e / total;
+                assert!(
+                    (*g as f64 - want).abs() <= 1e-5 * want + 1e-12,
+                    "{isa} softmax: got {g}, want {want}"
+                );
+            }
         }
     }
     case::<1>(&[3.0]);
@@ -578,6 +580,13 @@ fn softmax_matches_reference() {
     let mut rng = Rng::new(42);
     let x: Vec<f32> = rng.vec(1000).iter().map(|v| v * 30.0).collect();
     case::<1000>(&x);
+    // Vector tails of every ISA, spreads wide enough to underflow, exact-zero differences.
+    case::<5>(&rng.vec(5).iter().map(|v| v * 60.0).collect::<Vec<_>>());
+    case::<13>(&rng.vec(13).iter().map(|v| v * 60.0).collect::<Vec<_>>());
+    case::<16>(&rng.vec(16).iter().map(|v| v * 60.0).collect::<Vec<_>>());
+    case::<31>(&rng.vec(31).iter().map(|v| v * 60.0).collect::<Vec<_>>());
+    case::<39>(&rng.vec(39).iter().map(|v| v * 200.0).collect::<Vec<_>>());
+    case::<24>(&[0.0; 24]);
     softmax::<0>(&mut []);
     let mut uniform = [5.0f32; 4];
     softmax::<4>(&mut uniform);

@@ -1163,6 +1163,84 @@ pub(crate) unsafe fn global_avgpool<S: Simd, const HW: usize, const C: usize>(
     }
 }
 
+/// `e^x` for `x <= 0` (softmax arguments); below -87 (where `e^x` leaves the normal range)
+/// the result is flushed to zero's neighbourhood (`e^-87`, 1.6e-38). Cody-Waite reduction
+/// `x = n ln2 + r`, `|r| <= ln2 / 2`, and the degree-7 Taylor polynomial of `e^r` (truncation
+/// error below 1e-8 relative); NaN propagates.
+#[inline(always)]
+unsafe fn exp_nonpositive<S: Simd>(x: S::V) -> S::V {
+    // ln 2 split so that n * LN2_HI is exact for |n| < 2^9.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    const INV_FACT: [f32; 8] = [
+        1.0,
+        1.0,
+        1.0 / 2.0,
+        1.0 / 6.0,
+        1.0 / 24.0,
+        1.0 / 120.0,
+        1.0 / 720.0,
+        1.0 / 5040.0,
+    ];
+    // SAFETY: register-only operations; callers run with the ISA enabled.
+    unsafe {
+        // max returns its second operand for a NaN, which keeps NaN.
+        let x = S::max(S::splat(-87.0), x);
+        let n = S::round(S::mul(x, S::splat(core::f32::consts::LOG2_E)));
+        let r = S::fmadd(n, S::splat(-LN2_HI), x);
+        let r = S::fmadd(n, S::splat(-LN2_LO), r);
+        let mut p = S::splat(INV_FACT[7]);
+        for &c in INV_FACT[..7].iter().rev() {
+            p = S::fmadd(p, r, S::splat(c));
+        }
+        S::mul(p, S::pow2i(n))
+    }
+}
+
+/// The softmax kernel: vector passes for the maximum, the exponentials and their sum, and the
+/// scaling; the last `N % L` values go through the scalar exponential.
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn softmax<S: Simd, const N: usize>(x: &mut [f32]) {
+    check_len("softmax", "x", x.len(), N);
+    if N == 0 {
+        return;
+    }
+    let l = S::LANES;
+    let full = N / l * l;
+    let p = x.as_mut_ptr();
+    // SAFETY: whole vectors at i < full <= N, scalars at full..N.
+    unsafe {
+        let mut m = S::splat(f32::NEG_INFINITY);
+        for i in (0..full).step_by(l) {
+            m = S::max(m, S::load(p.add(i)));
+        }
+        let max = x[full..].iter().fold(S::reduce_max(m), |m, &v| m.max(v));
+        let vmax = S::splat(max);
+        let mut sum = S::zero();
+        for i in (0..full).step_by(l) {
+            let e = exp_nonpositive::<S>(S::sub(S::load(p.add(i)), vmax));
+            S::store(p.add(i), e);
+            sum = S::add(sum, e);
+        }
+        let mut total = S::reduce_add(sum);
+        for v in x[full..].iter_mut() {
+            *v = crate::math::exp_f32(*v - max);
+            total += *v;
+        }
+        let inv = S::splat(1.0 / total);
+        for i in (0..full).step_by(l) {
+            S::store(p.add(i), S::mul(S::load(p.add(i)), inv));
+        }
+        for v in x[full..].iter_mut() {
+            *v *= 1.0 / total;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Instantiation per instruction set
 // ---------------------------------------------------------------------------------------------
@@ -1291,6 +1369,17 @@ macro_rules! isa_kernels {
         ) {
             // SAFETY: this function's contract is the instruction set, enabled here.
             unsafe { vector::fully_connected::<$S, IN, OUT, ACT>(input, weights, bias, out) }
+        }
+
+        #[doc = concat!($name, " [`kernels::softmax`](crate::kernels::softmax).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn softmax<const N: usize>(x: &mut [f32]) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe { vector::softmax::<$S, N>(x) }
         }
 
         #[doc = concat!($name, " [`kernels::global_avgpool`](crate::kernels::global_avgpool).")]
