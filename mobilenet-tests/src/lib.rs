@@ -9,8 +9,19 @@ use mobilenet_runtime::safetensors::{Dtype, SafeTensors};
 /// The ones this CPU cannot run are named on stderr (the test output shows what was skipped).
 /// `MOBILENET_REQUIRE_ISA` (comma-separated names, e.g. `avx512,avx2`) turns a skipped one into
 /// a failure, for machines known to have it.
+///
+/// `MOBILENET_TEST_ISAS` (comma-separated names) restricts the list, e.g. to run only the
+/// AVX-512 kernels under a slow CPU emulator.
 pub fn isas_to_test() -> Vec<Isa> {
-    let (run, skipped): (Vec<Isa>, Vec<Isa>) = Isa::ALL.into_iter().partition(|i| i.is_supported());
+    let only = std::env::var("MOBILENET_TEST_ISAS").ok();
+    let wanted = |i: &Isa| {
+        only.as_deref()
+            .is_none_or(|l| l.split(',').any(|n| n.trim() == i.name()))
+    };
+    let (run, skipped): (Vec<Isa>, Vec<Isa>) = Isa::ALL
+        .into_iter()
+        .filter(wanted)
+        .partition(|i| i.is_supported());
     static SAID: std::sync::Once = std::sync::Once::new();
     if !skipped.is_empty() {
         SAID.call_once(|| eprintln!("not supported by this CPU or build, skipped: {skipped:?}"));
