@@ -476,10 +476,11 @@ pub(crate) unsafe fn depthwise<
         // One run of p output pixels from column ox0 of row oy, every channel block.
         macro_rules! run {
             ($oy:expr, $ox0:expr, $p:expr) => {{
-                let (oy, ox0, p) = ($oy, $ox0, $p);
+                let (oy, ox0) = ($oy, $ox0);
+                let p: usize = $p;
                 let fast = oy >= oy_lo && oy < oy_hi && ox0 >= ox_lo && ox0 + p <= ox_hi;
-                dw_columns::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
-                    x, wt, bs, y, oy, ox0, p, fast,
+                dw_columns::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, { $p }>(
+                    x, wt, bs, y, oy, ox0, fast,
                 )
             }};
         }
@@ -495,19 +496,27 @@ pub(crate) unsafe fn depthwise<
                 if WO >= DW_PX {
                     run!(oy, WO - DW_PX, DW_PX);
                 } else {
-                    run!(oy, 0, WO);
+                    // A constant scrutinee: only this layer's arm is instantiated.
+                    match const { short_row::<WO>() } {
+                        1 => run!(oy, 0, 1),
+                        2 => run!(oy, 0, 2),
+                        3 => run!(oy, 0, 3),
+                        4 => run!(oy, 0, 4),
+                        5 => run!(oy, 0, 5),
+                        _ => unreachable!(),
+                    }
                 }
             }
         }
     }
 }
 
-/// One run of `p` output pixels from column `ox0` of row `oy`, every channel block; `fast`
+/// One run of `P` output pixels from column `ox0` of row `oy`, every channel block; `fast`
 /// when all its taps are inside the input.
 ///
 /// # Safety
 ///
-/// The ISA of `S`; the pointers of [`depthwise`]; `oy < HO`, `ox0 + p <= WO`.
+/// The ISA of `S`; the pointers of [`depthwise`]; `oy < HO`, `ox0 + P <= WO`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn dw_columns<
@@ -524,6 +533,7 @@ unsafe fn dw_columns<
     const PT: usize,
     const PL: usize,
     const ACT: u8,
+    const P: usize,
 >(
     x: *const f32,
     wt: *const f32,
@@ -531,11 +541,10 @@ unsafe fn dw_columns<
     y: *mut f32,
     oy: usize,
     ox0: usize,
-    p: usize,
     fast: bool,
 ) {
     // SAFETY: see `depthwise`: taps are read in place only for interior runs (`fast`), border
-    // runs check every tap; channels c..c+n <= C; outputs (oy, ox0..ox0+p) exist.
+    // runs check every tap; channels c..c+n <= C; outputs (oy, ox0..ox0+P) exist.
     unsafe {
         let mut c = 0;
         while c < C {
@@ -547,7 +556,7 @@ unsafe fn dw_columns<
                 // Each input column of the run is loaded once per filter row.
                 let iy0 = oy * SH - PT;
                 let src = |ky: usize, j: usize| x.add(((iy0 + ky) * W + ox0 * SW - PL + j) * C + c);
-                dw_span::<S, KH, KW, SW, C, ACT>(p, &taps, b, n, n, &src, dst);
+                dw_store::<S, P, C, ACT>(&dw_run::<S, P, KH, KW, SW>(&taps, b, n, &src), dst, n);
             } else {
                 // Border run: input columns outside the image read a zero vector (a
                 // branch-free pointer select).
@@ -560,7 +569,7 @@ unsafe fn dw_columns<
                         ZEROS.as_ptr()
                     }
                 };
-                dw_span::<S, KH, KW, SW, C, ACT>(p, &taps, b, n, n, &src, dst);
+                dw_store::<S, P, C, ACT>(&dw_run::<S, P, KH, KW, SW>(&taps, b, n, &src), dst, n);
             }
             c += n;
         }
@@ -585,46 +594,12 @@ unsafe fn dw_taps<S: Simd, const KH: usize, const KW: usize, const C: usize>(
     }
 }
 
-/// Computes and stores `p` (1..=DW_PX) output pixels of one channel slice: exactly `p`, each
-/// run length its own monomorphized loop. Inputs are read with `load_n` lanes (the dense
-/// buffer always holds whole vectors), `n` lanes are stored.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-unsafe fn dw_span<
-    S: Simd,
-    const KH: usize,
-    const KW: usize,
-    const SW: usize,
-    const C: usize,
-    const ACT: u8,
->(
-    p: usize,
-    taps: &[[S::V; KW]; KH],
-    bias: S::V,
-    load_n: usize,
-    n: usize,
-    src: &impl Fn(usize, usize) -> *const f32,
-    dst: *mut f32,
-) {
-    macro_rules! span {
-        ($p:expr) => {
-            dw_store::<S, { $p }, C, ACT>(
-                &dw_run::<S, { $p }, KH, KW, SW>(taps, bias, load_n, src),
-                dst,
-                n,
-            )
-        };
-    }
-    // SAFETY: the caller's contract (see dw_run and dw_store).
-    unsafe {
-        match p {
-            DW_PX => span!(DW_PX),
-            1 => span!(1),
-            2 => span!(2),
-            3 => span!(3),
-            4 => span!(4),
-            _ => span!(5),
-        }
+/// `WO` when it is shorter than one run (1..DW_PX), else 0.
+const fn short_row<const WO: usize>() -> usize {
+    if WO < DW_PX {
+        WO
+    } else {
+        0
     }
 }
 
@@ -749,7 +724,24 @@ unsafe fn depthwise_dense<
                 let mut ox0 = 0;
                 while ox0 < WO {
                     if WO < DW_PX {
-                        dw_span::<S, KH, KW, SW, C, ACT>(WO, &taps, bias, l, n, &src0(0), dst0(0));
+                        // A constant scrutinee: only this layer's arm is instantiated.
+                        macro_rules! short {
+                            ($p:expr) => {
+                                dw_store::<S, { $p }, C, ACT>(
+                                    &dw_run::<S, { $p }, KH, KW, SW>(&taps, bias, l, &src0(0)),
+                                    dst0(0),
+                                    n,
+                                )
+                            };
+                        }
+                        match const { short_row::<WO>() } {
+                            1 => short!(1),
+                            2 => short!(2),
+                            3 => short!(3),
+                            4 => short!(4),
+                            5 => short!(5),
+                            _ => unreachable!(),
+                        }
                         break;
                     }
                     ox0 = ox0.min(WO - DW_PX);
@@ -988,7 +980,8 @@ pub(crate) unsafe fn conv2d<
                 c0 += 4 * l;
             }
             let rest = CO - c0;
-            match rest.div_ceil(l) {
+            // A constant scrutinee: only this layer's arm is instantiated.
+            match const { (CO % (4 * S::LANES)).div_ceil(S::LANES) } {
                 0 => {}
                 1 => conv_block::<S, 1, 8, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
                     x, wt, bs, y, c0, rest,
@@ -1347,9 +1340,10 @@ macro_rules! isa_kernels {
                     weights,
                     bias,
                     out,
-                    |r, rows| match r {
+                    // A constant scrutinee: only this layer's remainder is instantiated.
+                    |_, rows| match const { HW % $mr } {
                         $($r => vector::pointwise_rows::<$S, $r, $nv, $nv1, CI, CO, ACT>(rows),)*
-                        _ => unreachable!("pointwise tail of {r} rows"),
+                        _ => unreachable!(),
                     },
                 )
             }
