@@ -278,8 +278,8 @@ pub(crate) unsafe fn pointwise_rows<
 }
 
 /// The pointwise kernel: checks the slices and walks weight-panel groups and pixel blocks of
-/// `MR` rows; `tail(r, rows)` handles the last `r` (1..MR) rows, as [`pointwise_rows`] with
-/// `R = r` (the instantiations are the caller's, one per possible remainder).
+/// `MR` rows; `tail(rows)` handles the last `HW % MR` rows, as [`pointwise_rows`] with
+/// `R = HW % MR` (the instantiation is the caller's, which knows its `MR`).
 ///
 /// # Safety
 ///
@@ -299,7 +299,7 @@ pub(crate) unsafe fn pointwise<
     weights: &[f32],
     bias: &[f32],
     out: &mut [f32],
-    tail: impl Fn(usize, Rows),
+    tail: impl Fn(Rows),
 ) {
     const {
         assert!(MR <= MAX_MR, "pointwise: MR exceeds the packing buffer");
@@ -360,7 +360,7 @@ pub(crate) unsafe fn pointwise<
                 pointwise_rows::<S, MR, NV, NV1, CI, CO, ACT>(rows(blk * MR));
             }
             if !HW.is_multiple_of(MR) {
-                tail(HW % MR, rows(full * MR));
+                tail(rows(full * MR));
             }
             p0 = p1;
         }
@@ -1341,7 +1341,7 @@ macro_rules! isa_kernels {
                     bias,
                     out,
                     // A constant scrutinee: only this layer's remainder is instantiated.
-                    |_, rows| match const { HW % $mr } {
+                    |rows| match const { HW % $mr } {
                         $($r => vector::pointwise_rows::<$S, $r, $nv, $nv1, CI, CO, ACT>(rows),)*
                         _ => unreachable!(),
                     },
