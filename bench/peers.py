@@ -4,9 +4,11 @@
 For each network (see NETWORKS) this script
   1. takes the analysed network from `mobilenet report <spec> --format json` and the weights
      (the real TF-slim ImageNet weights, or `mobilenet random-weights --seed 1`);
-  2. builds the peers' models from that JSON and those weights:
+  2. builds the peers' models from that JSON (its graph of values: every layer reads its
+     `input_values` and writes its `output_value`, so residual skips work) and those weights:
        - ONNX (ONNX Runtime, OpenVINO): scripts/make_fixtures.py's GraphBuilder, imported as a
-         module (NHWC input transposed in the graph, Conv -> BatchNormalization -> Relu/Clip);
+         module (NHWC input transposed in the graph, Conv -> BatchNormalization [-> Add(skip)]
+         -> Relu/Clip);
        - TFLite (LiteRT): the same network written with tf.nn ops (NHWC), converted with
          tf.lite.TFLiteConverter.from_concrete_functions (float32, no optimizations), in a
          child process so that TensorFlow is never loaded into the benchmarking process;
@@ -21,7 +23,7 @@ For each network (see NETWORKS) this script
      exits 1 if a relative difference exceeds --tol (1e-3), a top-1 differs or an engine
      failed.
 
-    python3 bench/peers.py                       # build, both networks, 200 iterations
+    python3 bench/peers.py                       # build, all networks, 200 iterations
     python3 bench/peers.py --iters 30 --no-build --json /tmp/peers.json
 """
 
@@ -58,6 +60,11 @@ NETWORKS: dict[str, dict] = {
     },
     "v1_0_25_128": {
         "spec": "specs/v1_alpha025_res128.toml",
+        "weights": None,
+        "weights_desc": "mobilenet random-weights --seed 1",
+    },
+    "v2_1_0_224": {
+        "spec": "specs/v2_alpha100.toml",
         "weights": None,
         "weights_desc": "mobilenet random-weights --seed 1",
     },
@@ -167,11 +174,17 @@ def top_k(y, k: int = 5) -> list[int]:
 # --------------------------------------------------------------------------------------
 
 
-def tf_layer_params(net: dict, weights: dict) -> list[dict]:
-    """Per layer, the op parameters and weights in TensorFlow layouts (NHWC, HWIO, HWC1)."""
+def tf_layer_params(net: dict, weights: dict) -> tuple[list[dict], int, int]:
+    """Per layer, the op parameters and weights in TensorFlow layouts (NHWC, HWIO, HWC1), with
+    the value ids it reads ("inputs") and writes ("output"); and the network's input and output
+    value ids. The graph is make_fixtures.NetGraph's (a report without values is a chain)."""
     import numpy as np
     import make_fixtures as mf
 
+    try:
+        g = mf.NetGraph(net)
+    except mf.FixtureError as e:
+        raise PeerError(f"network graph: {e}") from e
     used: set[str] = set()
 
     def tensor(layer: dict, role: str, required: bool = True):
@@ -190,10 +203,10 @@ def tf_layer_params(net: dict, weights: dict) -> list[dict]:
         return t, a
 
     params = []
-    for layer in net["layers"]:
+    for i, layer in enumerate(net["layers"]):
         op, lname = layer["op"], layer["name"]
         kind = op["op"]
-        p: dict = {"name": lname, "op": kind}
+        p: dict = {"name": lname, "op": kind, "inputs": g.inputs[i], "output": g.outputs[i]}
         if kind == "conv":
             kh, kw, sh, sw = int(op["kh"]), int(op["kw"]), int(op["sh"]), int(op["sw"])
             cin, cout = int(op["cin"]), int(op["cout"])
@@ -230,8 +243,12 @@ def tf_layer_params(net: dict, weights: dict) -> list[dict]:
             if op["batch_norm"] is not None:
                 bn = [tensor(layer, r)[1] for r in ("bn_gamma", "bn_beta", "bn_mean", "bn_var")]
                 bn.append(float(op["batch_norm"]))
+            # residual: act(BN(conv(x)) + skip), input values [x, skip]
             p.update(kind=op["kind"], w=np.ascontiguousarray(w), b=b, bn=bn, strides=(sh, sw),
-                     same=(mode == "same"), pads=pads, act=op["activation"])
+                     same=(mode == "same"), pads=pads, act=op["activation"],
+                     residual=bool(op.get("residual", False)))
+        elif kind == "add":
+            p.update(act=op.get("activation", "none"))
         elif kind == "avg_pool":
             p.update(k=(int(op["kh"]), int(op["kw"])), s=(int(op["sh"]), int(op["sw"])))
         elif kind == "global_avg_pool":
@@ -257,7 +274,7 @@ def tf_layer_params(net: dict, weights: dict) -> list[dict]:
     unused = set(weights) - used
     if unused:
         raise PeerError(f"weights not used by any layer: {sorted(unused)[:10]}")
-    return params
+    return params, g.input_value, g.output_value
 
 
 def tflite_convert(report_path: str, weights_path: str, out_path: str) -> None:
@@ -268,7 +285,7 @@ def tflite_convert(report_path: str, weights_path: str, out_path: str) -> None:
     from safetensors.numpy import load_file
 
     net = json.loads(Path(report_path).read_text())["network"]
-    params = tf_layer_params(net, load_file(weights_path))
+    params, input_value, output_value = tf_layer_params(net, load_file(weights_path))
     h, w, c = (int(net["input"][k]) for k in ("h", "w", "c"))
     classes = int(net["classes"])
 
@@ -282,7 +299,9 @@ def tflite_convert(report_path: str, weights_path: str, out_path: str) -> None:
         raise PeerError(f"unknown activation {a}")
 
     def forward(x):
+        vals = {input_value: x}  # value id -> tensor
         for p in params:
+            x = vals[p["inputs"][0]]
             if p["op"] == "conv":
                 if p["same"]:
                     padding = "SAME"
@@ -303,7 +322,11 @@ def tflite_convert(report_path: str, weights_path: str, out_path: str) -> None:
                     x = tf.nn.batch_normalization(
                         x, tf.constant(mean), tf.constant(var), tf.constant(beta), tf.constant(gamma), eps
                     )
+                if p["residual"]:
+                    x = tf.add(x, vals[p["inputs"][1]])
                 x = act(x, p["act"])
+            elif p["op"] == "add":
+                x = act(tf.add(x, vals[p["inputs"][1]]), p["act"])
             elif p["op"] == "avg_pool":
                 x = tf.nn.avg_pool2d(x, list(p["k"]), list(p["s"]), "VALID")
             elif p["op"] == "global_avg_pool":
@@ -316,7 +339,8 @@ def tflite_convert(report_path: str, weights_path: str, out_path: str) -> None:
                 x = act(x, p["act"])
             elif p["op"] == "softmax":
                 x = tf.nn.softmax(tf.reshape(x, [1, -1]), axis=-1)
-        return tf.reshape(x, [1, classes], name="output")
+            vals[p["output"]] = x
+        return tf.reshape(vals[output_value], [1, classes], name="output")
 
     module = tf.Module()
     module.f = tf.function(forward, input_signature=[tf.TensorSpec([1, h, w, c], tf.float32, name="input")])

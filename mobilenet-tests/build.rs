@@ -10,6 +10,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("v1_a025_r128", "../specs/v1_alpha025_res128.toml"),
     ("tfslim_a050_r96", "specs/tfslim_a050_r96.toml"),
     ("v1_a075_r128", "specs/v1_a075_r128.toml"),
+    ("v2_a100_r224", "../specs/v2_alpha100.toml"),
+    ("v2_a035_r96", "specs/v2_a035_r96.toml"),
 ];
 
 /// The weights seed recorded in the fixtures' metadata.
@@ -38,8 +40,6 @@ fn main() {
 /// as calls of the checking functions in `tests/kernel_shapes.rs`: each SIMD variant is
 /// compared with its scalar twin on the exact const generics the generated code uses.
 fn write_layer_shape_tests(out: &str) {
-    use mobilenet_compiler::model::{ConvKind, Op};
-    use mobilenet_compiler::spec::Activation;
     let mut specs: Vec<std::path::PathBuf> = Vec::new();
     for dir in ["../specs", "specs"] {
         println!("cargo:rerun-if-changed={dir}");
@@ -58,36 +58,12 @@ fn write_layer_shape_tests(out: &str) {
     for spec in &specs {
         let net = mobilenet_compiler::compile_file(spec)
             .unwrap_or_else(|d| panic!("{}:\n{d}", spec.display()));
-        for l in &net.layers {
-            let (i, o) = (l.input, l.output);
-            let call = match &l.op {
-                Op::Conv(c) => {
-                    let act = match c.activation {
-                        Activation::None => 0,
-                        Activation::Relu => 1,
-                        Activation::Relu6 => 2,
-                    };
-                    match c.kind {
-                        ConvKind::Depthwise => format!(
-                            "check_depthwise::<{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {act}>()",
-                            i.h, i.w, i.c, o.h, o.w, c.kh, c.kw, c.sh, c.sw, c.pad.top, c.pad.left
-                        ),
-                        ConvKind::Full if c.is_pointwise() => {
-                            format!("check_pointwise::<{}, {}, {}, {act}>()", i.h * i.w, i.c, o.c)
-                        }
-                        ConvKind::Full => format!(
-                            "check_conv2d::<{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {act}>()",
-                            i.h, i.w, i.c, o.h, o.w, o.c, c.kh, c.kw, c.sh, c.sw, c.pad.top, c.pad.left
-                        ),
-                    }
-                }
-                Op::Fc {
-                    inputs, outputs, ..
-                } => format!("check_fc::<{inputs}, {outputs}>()"),
-                Op::GlobalAvgPool => format!("check_global_avgpool::<{}, {}>()", i.h * i.w, i.c),
-                Op::Softmax => format!("check_softmax::<{}>()", i.c),
-                Op::AvgPool { .. } => continue,
-            };
+        for k in mobilenet_compiler::ops::kernel_calls(&net) {
+            // Scalar-only kernels have no SIMD variant to compare.
+            if !k.per_isa {
+                continue;
+            }
+            let call = format!("check_{}::<{}>()", k.kernel, k.generic_list());
             if !calls.contains(&call) {
                 calls.push(call);
             }

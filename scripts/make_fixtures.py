@@ -4,14 +4,21 @@
 For every fixture below this script
   1. asks the `mobilenet` CLI for the analysed network (`report --format json`) and for
      deterministic random weights (`random-weights --seed WEIGHTS_SEED`), in a temp dir;
-  2. builds an ONNX graph from the JSON layer list and those weights with `onnx.helper`
-     (NHWC input transposed to NCHW in the graph; Conv -> BatchNormalization -> Relu/Clip;
-     TF "same" padding left to ONNX `auto_pad=SAME_UPPER`; batch norm NOT folded here), and
-     checks every layer's shape, as found by ONNX shape inference, against the JSON;
-  3. makes a deterministic input (numpy default_rng(INPUT_SEED), uniform in [-1, 1));
+  2. builds an ONNX graph from the JSON network graph (`network.values`, and per layer its
+     `input_values` / `output_value`: every tensor is looked up by value id, so skip edges
+     work; a report without them is read as a chain) and those weights with `onnx.helper`
+     (NHWC input transposed to NCHW in the graph; Conv -> BatchNormalization [-> Add(skip)]
+     -> Relu/Clip; TF "same" padding left to ONNX `auto_pad=SAME_UPPER`; batch norm NOT
+     folded here), and checks every layer's shape, as found by ONNX shape inference, against
+     the JSON;
+  3. makes a deterministic input: by default numpy default_rng(INPUT_SEED), uniform in
+     [-1, 1), stored in the fixture; for the fixtures in INPUT_KINDS marked "hash" (large
+     inputs), a closed-form function of the flat NHWC index (see hash_input) that the tests
+     recompute, so the fixture stores no input;
   4. runs ONNX Runtime (CPU, 1 thread, no graph optimisations) and writes
-     mobilenet-tests/fixtures/<name>.safetensors with two f32 tensors, `input` [1,H,W,C]
-     (NHWC) and `output` [1,classes], plus metadata (seeds, versions, weights sha256).
+     mobilenet-tests/fixtures/<name>.safetensors with the f32 tensors `input` [1,H,W,C]
+     (NHWC; only when input_kind is "stored") and `output` [1,classes], plus metadata
+     (input_kind, seeds, versions, weights sha256).
 
 The weights are never written into the fixtures: they are regenerated from the seed.
 
@@ -43,7 +50,17 @@ FIXTURES: list[tuple[str, str]] = [
     ("v1_a025_r128", "specs/v1_alpha025_res128.toml"),
     ("tfslim_a050_r96", "mobilenet-tests/specs/tfslim_a050_r96.toml"),
     ("v1_a075_r128", "mobilenet-tests/specs/v1_a075_r128.toml"),
+    ("v2_a100_r224", "specs/v2_alpha100.toml"),
+    ("v2_a035_r96", "mobilenet-tests/specs/v2_a035_r96.toml"),
 ]
+
+# How a fixture's input is made (see make_input): "stored" (the default: numpy
+# default_rng(INPUT_SEED), written into the fixture as `input`) or "hash" (hash_input, not
+# written: the tests recompute it from the index).
+INPUT_KINDS: dict[str, str] = {
+    "v2_a100_r224": "hash",
+    "v2_a035_r96": "hash",
+}
 
 WEIGHTS_SEED = 1  # `mobilenet random-weights --seed`
 INPUT_SEED = 7  # numpy default_rng seed of the input image
@@ -111,6 +128,119 @@ def tf_same_pads(size: int, k: int, s: int) -> tuple[int, int]:
     out = -(-size // s)
     total = max((out - 1) * s + k - size, 0)
     return total // 2, total - total // 2
+
+
+def layer_arity(op: dict) -> int:
+    """How many input values a layer reads: 2 for an add and for a conv with a fused
+    residual add (input_values = [x, skip]), else 1."""
+    if op["op"] == "add" or (op["op"] == "conv" and bool(op.get("residual", False))):
+        return 2
+    return 1
+
+
+class NetGraph:
+    """The network as a graph of values, checked for consistency with the layer list.
+
+    values: value id -> (h, w, c); inputs[i] / outputs[i]: layer i's input value ids and its
+    output value id; input_value / output_value: the network's. A report without `values`
+    (the chain form) is read as a chain: value 0 is the input, layer i writes value i + 1 and
+    reads the previous layer's output."""
+
+    def __init__(self, net: dict):
+        layers = net["layers"]
+        if not layers:
+            raise FixtureError("network has no layers")
+        if "values" in net:
+            self.values: dict[int, tuple[int, int, int]] = {}
+            for v in net["values"]:
+                vid = int(v["id"])
+                if vid in self.values:
+                    raise FixtureError(f"value id {vid} listed twice in network.values")
+                if v.get("elem", "f32") != "f32":
+                    raise FixtureError(f"value {vid} ({v.get('name')}): elem {v['elem']!r}, only f32")
+                self.values[vid] = shape_of(v["shape"])
+            self.input_value = int(net.get("input_value", 0))
+            self.output_value = int(net["output_value"])
+            self.inputs = [[int(x) for x in l["input_values"]] for l in layers]
+            self.outputs = [int(l["output_value"]) for l in layers]
+        else:
+            self.values = {0: shape_of(net["input"])}
+            self.values.update({i + 1: shape_of(l["output"]) for i, l in enumerate(layers)})
+            self.input_value, self.output_value = 0, len(layers)
+            self.inputs = [[i] for i in range(len(layers))]
+            self.outputs = [i + 1 for i in range(len(layers))]
+        self.producer: dict[int, int] = {}
+        self._check(net)
+
+    def shape(self, vid: int) -> tuple[int, int, int]:
+        return self.values[vid]
+
+    def _check(self, net: dict) -> None:
+        if self.input_value not in self.values:
+            raise FixtureError(f"network input value {self.input_value} not in network.values")
+        if self.values[self.input_value] != shape_of(net["input"]):
+            raise FixtureError(
+                f"input value {self.input_value} has shape {self.values[self.input_value]}, "
+                f"network.input is {shape_of(net['input'])}"
+            )
+        defined = {self.input_value}
+        consumed: set[int] = set()
+        for i, layer in enumerate(net["layers"]):
+            lname, op = layer["name"], layer["op"]
+            ins, out = self.inputs[i], self.outputs[i]
+            for vid in [*ins, out]:
+                if vid not in self.values:
+                    raise FixtureError(f"{lname}: value {vid} not in network.values")
+            if len(ins) != layer_arity(op):
+                raise FixtureError(
+                    f"{lname}: {op['op']} layer with {len(ins)} input values {ins}, "
+                    f"expected {layer_arity(op)}"
+                )
+            for vid in ins:
+                if vid not in defined:
+                    raise FixtureError(
+                        f"{lname}: reads value {vid} before any layer writes it (layers must be "
+                        "listed in execution order)"
+                    )
+            if out in defined:
+                raise FixtureError(f"{lname}: writes value {out}, already written")
+            in_shape, out_shape = shape_of(layer["input"]), shape_of(layer["output"])
+            if self.values[ins[0]] != in_shape:
+                raise FixtureError(
+                    f"{lname}: JSON input {in_shape} != shape {self.values[ins[0]]} of its input "
+                    f"value {ins[0]}"
+                )
+            if self.values[out] != out_shape:
+                raise FixtureError(
+                    f"{lname}: JSON output {out_shape} != shape {self.values[out]} of its output "
+                    f"value {out}"
+                )
+            # Second operands of an elementwise add (a residual conv's skip, an add's second
+            # input): same shape as the output.
+            for vid in ins[1:]:
+                if self.values[vid] != out_shape:
+                    raise FixtureError(
+                        f"{lname}: adds value {vid} of shape {self.values[vid]} to an output of "
+                        f"shape {out_shape}"
+                    )
+            if op["op"] in ("add", "softmax") and in_shape != out_shape:
+                raise FixtureError(f"{lname}: {op['op']} changes the shape {in_shape}->{out_shape}")
+            defined.add(out)
+            consumed.update(ins)
+            self.producer[out] = i
+        if self.output_value not in self.producer:
+            raise FixtureError(f"network output value {self.output_value} is written by no layer")
+        dead = sorted(set(self.producer) - consumed - {self.output_value})
+        if dead:
+            names = [net["layers"][self.producer[v]]["name"] for v in dead]
+            raise FixtureError(f"values {dead} (written by {names}) are never read")
+        unlisted = sorted(set(self.values) - defined)
+        if unlisted:
+            raise FixtureError(f"values {unlisted} listed in network.values but never written")
+
+    def output_layer(self, net: dict) -> dict:
+        """The layer that writes the network output."""
+        return net["layers"][self.producer[self.output_value]]
 
 
 class GraphBuilder:
@@ -185,7 +315,8 @@ class GraphBuilder:
 
     # -- layers ----------------------------------------------------------------------
 
-    def conv(self, i: int, layer: dict, x: str, in_shape, out_shape) -> str:
+    def conv(self, i: int, layer: dict, x: str, in_shape, out_shape, skip: str | None = None) -> str:
+        """Conv [-> BatchNormalization] [-> Add(skip), for a residual conv] [-> activation]."""
         op, lname, p = layer["op"], layer["name"], f"L{i}"
         kh, kw, sh, sw = int(op["kh"]), int(op["kw"]), int(op["sh"]), int(op["sw"])
         cin, cout, kind = int(op["cin"]), int(op["cout"]), op["kind"]
@@ -274,6 +405,10 @@ class GraphBuilder:
             )
             produced.append(y)
 
+        if skip is not None:
+            y = self.node("Add", [y, skip], f"{p}_add", f"{lname}/residual_add")
+            produced.append(y)
+
         y, more = self.activation(y, op["activation"], p, lname)
         produced += more
         self.checks.append((lname, produced, [1, out_shape[2], out_shape[0], out_shape[1]]))
@@ -314,22 +449,39 @@ class GraphBuilder:
 
     def build(self) -> onnx.ModelProto:
         net = self.net
+        g = NetGraph(net)
+        self.graph = g
         h, w, c = shape_of(net["input"])
         x = self.node("Transpose", ["input"], "input_nchw", "nhwc_to_nchw", perm=[0, 3, 1, 2])
-        rank = 4
-        prev = (h, w, c)
+        # value id -> (ONNX tensor name, rank: 4 for NCHW, 2 for [1, C] after a flatten)
+        vals: dict[int, tuple[str, int]] = {g.input_value: (x, 4)}
         for i, layer in enumerate(net["layers"]):
             lname, op = layer["name"], layer["op"]
             in_shape, out_shape = shape_of(layer["input"]), shape_of(layer["output"])
-            if in_shape != prev:
-                raise FixtureError(
-                    f"{lname}: JSON input {in_shape} != previous layer's output {prev}"
-                )
+            x, rank = vals[g.inputs[i][0]]
+            others = [vals[v] for v in g.inputs[i][1:]]
             kind = op["op"]
             if kind == "conv":
                 if rank != 4:
                     raise FixtureError(f"{lname}: conv after a flattened tensor")
-                x = self.conv(i, layer, x, in_shape, out_shape)
+                skip = None
+                if others:  # residual: input_values = [x, skip]
+                    skip, skip_rank = others[0]
+                    if skip_rank != 4:
+                        raise FixtureError(f"{lname}: residual skip is a flattened tensor")
+                x = self.conv(i, layer, x, in_shape, out_shape, skip)
+            elif kind == "add":
+                (y2, rank2), = others
+                if rank2 != rank:
+                    raise FixtureError(f"{lname}: add of a rank-{rank} and a rank-{rank2} tensor")
+                x = self.node("Add", [x, y2], f"L{i}_add", lname)
+                produced = [x]
+                x, more = self.activation(x, op.get("activation", "none"), f"L{i}", lname)
+                produced += more
+                expected = [1, out_shape[2], out_shape[0], out_shape[1]] if rank == 4 else [1, out_shape[2]]
+                if rank == 2 and out_shape[:2] != (1, 1):
+                    raise FixtureError(f"{lname}: flattened add with output {out_shape}")
+                self.checks.append((lname, produced, expected))
             elif kind == "avg_pool":
                 if rank != 4:
                     raise FixtureError(f"{lname}: avg_pool after a flattened tensor")
@@ -360,11 +512,11 @@ class GraphBuilder:
                 self.checks.append((lname, [x], [1, out_shape[2]]))
             else:
                 raise FixtureError(f"{lname}: unknown op {kind!r}")
-            if kind == "softmax" and out_shape != in_shape:
-                raise FixtureError(f"{lname}: softmax changes the shape {in_shape}->{out_shape}")
-            prev = out_shape
+            vals[g.outputs[i]] = (x, rank)
 
         classes = int(net["classes"])
+        x, rank = vals[g.output_value]
+        prev = g.shape(g.output_value)
         if rank == 4:
             if prev[:2] != (1, 1):
                 raise FixtureError(f"network output {prev} is not 1x1xclasses")
@@ -415,7 +567,28 @@ def check_shapes(model: onnx.ModelProto, checks) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def make_input(h: int, w: int, c: int) -> np.ndarray:
+HASH_MULT = 2654435761  # Knuth's multiplicative hash constant, floor(2**32 / golden ratio)
+HASH_INPUT_GENERATOR = (
+    "x[i] = f32(((i * 2654435761) mod 2^32) / 2^32 * 2 - 1), computed in f64, rounded to "
+    "nearest f32; i = flat NHWC index of [1,H,W,C], 0-based"
+)
+
+
+def hash_input(h: int, w: int, c: int) -> np.ndarray:
+    """The "hash" input: element i (flat NHWC index) is ((i * 2654435761) mod 2^32) / 2^32 * 2
+    - 1, computed exactly in float64 (a 32-bit integer over a power of two) and rounded once
+    to float32. In [-1, 1); cheap to recompute, so large fixtures need not store it."""
+    i = np.arange(h * w * c, dtype=np.uint64)
+    u = (i * np.uint64(HASH_MULT)) % np.uint64(2**32)  # no overflow: i < 2^32
+    x = u.astype(np.float64) / 2.0**32 * 2.0 - 1.0
+    return x.astype(np.float32).reshape(1, h, w, c)
+
+
+def make_input(h: int, w: int, c: int, kind: str = "stored") -> np.ndarray:
+    if kind == "hash":
+        return hash_input(h, w, c)
+    if kind != "stored":
+        raise FixtureError(f"unknown input kind {kind!r}")
     rng = np.random.default_rng(INPUT_SEED)
     # float32 draws in [0, 1), scaled exactly to [-1, 1)
     return rng.random((1, h, w, c), dtype=np.float32) * np.float32(2) - np.float32(1)
@@ -453,7 +626,8 @@ def compute(name: str, spec: str, cli: Path, tmp: Path, cli_ver: str):
     check_shapes(model, builder.checks)
 
     h, w, c = shape_of(net["input"])
-    x = make_input(h, w, c)
+    input_kind = INPUT_KINDS.get(name, "stored")
+    x = make_input(h, w, c, input_kind)
     y = run_ort(model, x)
     classes = int(net["classes"])
     if y.shape != (1, classes):
@@ -461,7 +635,7 @@ def compute(name: str, spec: str, cli: Path, tmp: Path, cli_ver: str):
     if not np.all(np.isfinite(y)):
         raise FixtureError(f"{name}: non-finite values in the output")
 
-    last = net["layers"][-1]["op"]["op"]
+    last = builder.graph.output_layer(net)["op"]["op"]
     meta = {
         "fixture": name,
         "spec": spec,
@@ -478,8 +652,18 @@ def compute(name: str, spec: str, cli: Path, tmp: Path, cli_ver: str):
         # safetensors header is serialised (the CLI currently writes its __metadata__ keys in
         # a per-process random order, so the file hash varies from run to run).
         "weights_tensors_sha256": tensors_sha256(weights),
-        "input_seed": str(INPUT_SEED),
-        "input_generator": f"numpy default_rng({INPUT_SEED}).random((1,H,W,C), float32)*2-1 (NHWC)",
+        # "stored": `input` is in the fixture; "hash": it is not, recompute it (see
+        # input_generator). Fixtures written before this key existed are all "stored".
+        "input_kind": input_kind,
+        **(
+            {
+                "input_seed": str(INPUT_SEED),
+                "input_generator": f"numpy default_rng({INPUT_SEED}).random((1,H,W,C), float32)*2-1 (NHWC)",
+            }
+            if input_kind == "stored"
+            else {"input_generator": HASH_INPUT_GENERATOR}
+        ),
+        "input_shape": f"1,{h},{w},{c}",
         "mobilenet_cli_version": cli_ver,
         "onnxruntime_version": ort.__version__,
         "onnx_version": onnx.__version__,
@@ -531,9 +715,10 @@ def main() -> int:
                 continue
             print(summary(name, y))
             path = out_dir / f"{name}.safetensors"
+            tensors = {"output": y} if meta["input_kind"] == "hash" else {"input": x, "output": y}
             if not args.check:
                 out_dir.mkdir(parents=True, exist_ok=True)
-                save_file({"input": x, "output": y}, str(path), metadata=meta)
+                save_file(tensors, str(path), metadata=meta)
                 path.chmod(0o644)  # safetensors creates files 0600
                 print(f"  wrote {path.relative_to(ROOT)} ({path.stat().st_size} bytes)")
                 continue
@@ -545,7 +730,13 @@ def main() -> int:
             with safe_open(str(path), framework="np") as f:
                 ref_meta = f.metadata() or {}
             problems = []
-            for key, new in (("input", x), ("output", y)):
+            ref_kind = ref_meta.get("input_kind", "stored")  # absent in the older fixtures
+            if ref_kind != meta["input_kind"]:
+                problems.append(f"metadata input_kind: committed {ref_kind!r}, now {meta['input_kind']!r}")
+            extra = sorted(set(ref) - set(tensors))
+            if extra:
+                problems.append(f"unexpected tensors {extra} (input_kind {meta['input_kind']!r})")
+            for key, new in tensors.items():
                 old = ref.get(key)
                 if old is None or old.shape != new.shape:
                     problems.append(f"{key}: shape {None if old is None else old.shape} vs {new.shape}")
@@ -555,9 +746,9 @@ def main() -> int:
                 print(f"  {key}: max abs diff {diff:.3g} (limit {limit:.3g})")
                 if not diff <= limit:
                     problems.append(f"{key}: max abs diff {diff:.3g} > {limit:.3g}")
-            for key in ("spec", "weights_seed", "input_seed", "weights_tensors_sha256"):
-                if ref_meta.get(key) != meta[key]:
-                    problems.append(f"metadata {key}: committed {ref_meta.get(key)!r}, now {meta[key]!r}")
+            for key in ("spec", "weights_seed", "input_seed", "input_generator", "weights_tensors_sha256"):
+                if ref_meta.get(key) != meta.get(key):
+                    problems.append(f"metadata {key}: committed {ref_meta.get(key)!r}, now {meta.get(key)!r}")
             # Not an error: the CLI's safetensors header (its __metadata__ key order) is not
             # byte-stable across runs, so this hash differs even when every tensor is identical.
             for key in ("weights_sha256", "onnxruntime_version", "onnx_version"):

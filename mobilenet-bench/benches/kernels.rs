@@ -1,4 +1,4 @@
-//! Criterion benches of every distinct layer kernel of MobileNet v1 1.0/224 and 0.25/128, with
+//! Criterion benches of every distinct layer kernel of the benchmarked networks (v1 1.0/224, v1 0.25/128, v2 1.0/224), with
 //! the active (best supported) ISA; throughput is in FLOP/s (2 x Mult-Adds), so criterion's
 //! "elem/s" reads as GFLOP/s. `MOBILENET_ISA=scalar cargo bench ...` forces the scalar twins.
 
@@ -19,11 +19,11 @@ fn kernels_bench(c: &mut Criterion) {
         .measurement_time(std::time::Duration::from_millis(700))
         .warm_up_time(std::time::Duration::from_millis(200));
     macro_rules! bench {
-        ($kind:ident, $name:expr, $($d:expr),*) => {
+        ($kind:ident, $name:expr, $ma:expr, $($d:expr),*) => {
             with_layer_kernel!($kind, |run: &mut dyn FnMut(), ma: u64| {
                 g.throughput(Throughput::Elements(2 * ma.max(1)));
                 g.bench_function($name, |bn| bn.iter(&mut *run));
-            }, $($d),*);
+            }, $ma, $($d),*);
         };
     }
     for_each_layer_shape!(bench);

@@ -1,9 +1,11 @@
-//! Criterion benches of whole networks (MobileNet v1 1.0/224 and 0.25/128, deterministic
+//! Criterion benches of whole networks (MobileNet v1 1.0/224 and 0.25/128, v2 1.0/224, deterministic
 //! random weights: speed does not depend on the values), plus the machine's FMA peak and a
 //! summary line per network with ms, GFLOP/s and the share of that peak.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use mobilenet_bench::{fma_peak_gflops, median, random_weights, v1_0_25_128, v1_1_0_224};
+use mobilenet_bench::{
+    fma_peak_gflops, median, random_weights, v1_0_25_128, v1_1_0_224, v2_1_0_224,
+};
 use mobilenet_runtime::kernels;
 
 macro_rules! network {
@@ -34,6 +36,7 @@ fn networks(c: &mut Criterion) {
     g.sample_size(30);
     network!(g, v1_1_0_224, "v1_1_0_224", summary);
     network!(g, v1_0_25_128, "v1_0_25_128", summary);
+    network!(g, v2_1_0_224, "v2_1_0_224", summary);
     g.finish();
     let peak = fma_peak_gflops();
     match peak {

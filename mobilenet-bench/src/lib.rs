@@ -6,6 +6,7 @@ mobilenet_macros::mobilenet!(
     spec = "../specs/v1_alpha025_res128.toml",
     name = "v1_0_25_128"
 );
+mobilenet_macros::mobilenet!(spec = "../specs/v2_alpha100.toml", name = "v2_1_0_224");
 
 /// Random weights of a benchmarked network, written by build.rs (same generator and seed as
 /// `mobilenet random-weights --seed 1`).
@@ -13,6 +14,7 @@ pub fn random_weights(name: &str) -> &'static [u8] {
     match name {
         "v1_1_0_224" => include_bytes!(concat!(env!("OUT_DIR"), "/v1_1_0_224.safetensors")),
         "v1_0_25_128" => include_bytes!(concat!(env!("OUT_DIR"), "/v1_0_25_128.safetensors")),
+        "v2_1_0_224" => include_bytes!(concat!(env!("OUT_DIR"), "/v2_1_0_224.safetensors")),
         _ => panic!("unknown network {name}"),
     }
 }
@@ -109,101 +111,54 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-/// Invokes `$m!(kind, name, dims...)` for every distinct layer shape of MobileNet v1 1.0 224
-/// (TF-slim padding) and of v1 0.25 128, so benches and tools can instantiate the kernels with
-/// the exact const generics the generated code uses.
-#[macro_export]
-#[rustfmt::skip]
-macro_rules! for_each_layer_shape {
-    ($m:ident) => {
-        // v1 1.0 224 (TF-slim "SAME" padding): conv stem, (depthwise, pointwise) pairs, classifier.
-        $m!(conv, "1.0/224 conv 224x224x3->112x112x32 s2", 224, 224, 3, 112, 112, 32, 3, 3, 2, 2, 0, 0);
-        $m!(dw, "1.0/224 dw 112x112x32 s1", 112, 112, 32, 112, 112, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "1.0/224 pw 12544x32->64", 12544, 32, 64);
-        $m!(dw, "1.0/224 dw 112x112x64 s2", 112, 112, 64, 56, 56, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "1.0/224 pw 3136x64->128", 3136, 64, 128);
-        $m!(dw, "1.0/224 dw 56x56x128 s1", 56, 56, 128, 56, 56, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "1.0/224 pw 3136x128->128", 3136, 128, 128);
-        $m!(dw, "1.0/224 dw 56x56x128 s2", 56, 56, 128, 28, 28, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "1.0/224 pw 784x128->256", 784, 128, 256);
-        $m!(dw, "1.0/224 dw 28x28x256 s1", 28, 28, 256, 28, 28, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "1.0/224 pw 784x256->256", 784, 256, 256);
-        $m!(dw, "1.0/224 dw 28x28x256 s2", 28, 28, 256, 14, 14, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "1.0/224 pw 196x256->512", 196, 256, 512);
-        $m!(dw, "1.0/224 dw 14x14x512 s1 (x5)", 14, 14, 512, 14, 14, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "1.0/224 pw 196x512->512 (x5)", 196, 512, 512);
-        $m!(dw, "1.0/224 dw 14x14x512 s2", 14, 14, 512, 7, 7, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "1.0/224 pw 49x512->1024", 49, 512, 1024);
-        $m!(dw, "1.0/224 dw 7x7x1024 s1", 7, 7, 1024, 7, 7, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "1.0/224 pw 49x1024->1024", 49, 1024, 1024);
-        $m!(gap, "1.0/224 global avgpool 7x7x1024", 49, 1024);
-        $m!(fc, "1.0/224 fc 1024->1001", 1024, 1001);
-        // v1 0.25 128 (PyTorch naming, "same" padding).
-        $m!(conv, "0.25/128 conv 128x128x3->64x64x8 s2", 128, 128, 3, 64, 64, 8, 3, 3, 2, 2, 0, 0);
-        $m!(dw, "0.25/128 dw 64x64x8 s1", 64, 64, 8, 64, 64, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "0.25/128 pw 4096x8->16", 4096, 8, 16);
-        $m!(dw, "0.25/128 dw 64x64x16 s2", 64, 64, 16, 32, 32, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "0.25/128 pw 1024x16->32", 1024, 16, 32);
-        $m!(dw, "0.25/128 dw 32x32x32 s1", 32, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "0.25/128 pw 1024x32->32", 1024, 32, 32);
-        $m!(dw, "0.25/128 dw 32x32x32 s2", 32, 32, 32, 16, 16, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "0.25/128 pw 256x32->64", 256, 32, 64);
-        $m!(dw, "0.25/128 dw 16x16x64 s1", 16, 16, 64, 16, 16, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "0.25/128 pw 256x64->64", 256, 64, 64);
-        $m!(dw, "0.25/128 dw 16x16x64 s2", 16, 16, 64, 8, 8, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "0.25/128 pw 64x64->128", 64, 64, 128);
-        $m!(dw, "0.25/128 dw 8x8x128 s1 (x5)", 8, 8, 128, 8, 8, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "0.25/128 pw 64x128->128 (x5)", 64, 128, 128);
-        $m!(dw, "0.25/128 dw 8x8x128 s2", 8, 8, 128, 4, 4, 3, 3, 2, 2, 0, 0);
-        $m!(pw, "0.25/128 pw 16x128->256", 16, 128, 256);
-        $m!(dw, "0.25/128 dw 4x4x256 s1", 4, 4, 256, 4, 4, 3, 3, 1, 1, 1, 1);
-        $m!(pw, "0.25/128 pw 16x256->256", 16, 256, 256);
-        $m!(gap, "0.25/128 global avgpool 4x4x256", 16, 256);
-        $m!(fc, "0.25/128 fc 256->1000", 256, 1000);
-    };
-}
+include!(concat!(env!("OUT_DIR"), "/layer_shapes.rs"));
 
-/// Builds the operands of one layer shape and calls `$body` with a closure running its kernel
-/// (active ISA) and its Mult-Adds: shared by the `layers` tool and the criterion bench.
+/// Builds the operands of one kernel call of `for_each_layer_shape!` and calls `$body` with a
+/// closure running it (active ISA) and its Mult-Adds: shared by the `layers` tool and the
+/// criterion bench. Kernels without a SIMD variant (`avgpool`) are skipped.
 #[macro_export]
 #[rustfmt::skip]
 macro_rules! with_layer_kernel {
-    (conv, $body:expr, $h:expr, $w:expr, $ci:expr, $ho:expr, $wo:expr, $co:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr) => {{
+    (conv2d, $body:expr, $ma:expr, $h:expr, $w:expr, $ci:expr, $ho:expr, $wo:expr, $co:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr, $act:expr) => {{
         let (x, wt, b) = (vec![0.5f32; $h * $w * $ci], vec![0.01f32; $kh * $kw * $ci * $co], vec![0.0f32; $co]);
         let mut y = vec![0.0f32; $ho * $wo * $co];
-        $body(&mut || mobilenet_runtime::kernels::conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { mobilenet_runtime::ACT_RELU6 }>(&x, &wt, &b, &mut y), $crate::flops::conv($ho, $wo, $co, $kh, $kw, $ci))
+        $body(&mut || mobilenet_runtime::kernels::conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, $act>(&x, &wt, &b, &mut y), $ma)
     }};
-    (dw, $body:expr, $h:expr, $w:expr, $c:expr, $ho:expr, $wo:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr) => {{
+    (depthwise, $body:expr, $ma:expr, $h:expr, $w:expr, $c:expr, $ho:expr, $wo:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr, $act:expr) => {{
         let (x, wt, b) = (vec![0.5f32; $h * $w * $c], vec![0.01f32; $kh * $kw * $c], vec![0.0f32; $c]);
         let mut y = vec![0.0f32; $ho * $wo * $c];
-        $body(&mut || mobilenet_runtime::kernels::depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { mobilenet_runtime::ACT_RELU6 }>(&x, &wt, &b, &mut y), $crate::flops::dw($ho, $wo, $c, $kh, $kw))
+        $body(&mut || mobilenet_runtime::kernels::depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, $act>(&x, &wt, &b, &mut y), $ma)
     }};
-    (pw, $body:expr, $hw:expr, $ci:expr, $co:expr) => {{
+    (pointwise, $body:expr, $ma:expr, $hw:expr, $ci:expr, $co:expr, $act:expr) => {{
         let (x, wt, b) = (vec![0.5f32; $hw * $ci], vec![0.01f32; mobilenet_runtime::pack::pointwise_len($ci, $co)], vec![0.0f32; $co]);
         let mut y = vec![0.0f32; $hw * $co];
-        $body(&mut || mobilenet_runtime::kernels::pointwise::<$hw, $ci, $co, { mobilenet_runtime::ACT_RELU6 }>(&x, &wt, &b, &mut y), $crate::flops::pw($hw, $ci, $co))
+        $body(&mut || mobilenet_runtime::kernels::pointwise::<$hw, $ci, $co, $act>(&x, &wt, &b, &mut y), $ma)
     }};
-    (gap, $body:expr, $hw:expr, $c:expr) => {{
+    (pointwise_add, $body:expr, $ma:expr, $hw:expr, $ci:expr, $co:expr, $act:expr) => {{
+        // The output holds the residual on entry; it grows each run, which does not change the
+        // kernel's cost.
+        let (x, wt, b) = (vec![0.5f32; $hw * $ci], vec![0.01f32; mobilenet_runtime::pack::pointwise_len($ci, $co)], vec![0.0f32; $co]);
+        let mut y = vec![0.0f32; $hw * $co];
+        $body(&mut || mobilenet_runtime::kernels::pointwise_add::<$hw, $ci, $co, $act>(&x, &wt, &b, &mut y), $ma)
+    }};
+    (global_avgpool, $body:expr, $ma:expr, $hw:expr, $c:expr) => {{
         let x = vec![0.5f32; $hw * $c];
         let mut y = vec![0.0f32; $c];
-        $body(&mut || mobilenet_runtime::kernels::global_avgpool::<$hw, $c>(&x, &mut y), 0u64)
+        $body(&mut || mobilenet_runtime::kernels::global_avgpool::<$hw, $c>(&x, &mut y), $ma)
     }};
-    (fc, $body:expr, $i:expr, $o:expr) => {{
+    (fully_connected, $body:expr, $ma:expr, $i:expr, $o:expr, $act:expr) => {{
         let (x, wt, b) = (vec![0.5f32; $i], vec![0.01f32; $i * $o], vec![0.0f32; $o]);
         let mut y = vec![0.0f32; $o];
-        $body(&mut || mobilenet_runtime::kernels::fully_connected::<$i, $o, 0>(&x, &wt, &b, &mut y), $crate::flops::pw(1, $i, $o))
+        $body(&mut || mobilenet_runtime::kernels::fully_connected::<$i, $o, $act>(&x, &wt, &b, &mut y), $ma)
     }};
-}
-
-/// Multiply-adds of one layer shape, as the `for_each_layer_shape!` callbacks receive them.
-pub mod flops {
-    pub const fn conv(ho: usize, wo: usize, co: usize, kh: usize, kw: usize, ci: usize) -> u64 {
-        (ho * wo * co * kh * kw * ci) as u64
-    }
-    pub const fn dw(ho: usize, wo: usize, c: usize, kh: usize, kw: usize) -> u64 {
-        (ho * wo * c * kh * kw) as u64
-    }
-    pub const fn pw(hw: usize, ci: usize, co: usize) -> u64 {
-        (hw * ci * co) as u64
-    }
+    (add, $body:expr, $ma:expr, $n:expr, $act:expr) => {{
+        let (a, b) = (vec![0.5f32; $n], vec![0.25f32; $n]);
+        let mut y = vec![0.0f32; $n];
+        $body(&mut || mobilenet_runtime::kernels::add::<$n, $act>(&a, &b, &mut y), $ma)
+    }};
+    (softmax, $body:expr, $ma:expr, $n:expr) => {{
+        let mut y = vec![0.5f32; $n];
+        $body(&mut || mobilenet_runtime::kernels::softmax::<$n>(&mut y), $ma)
+    }};
+    (avgpool, $body:expr, $ma:expr, $($d:expr),*) => {{}};
 }

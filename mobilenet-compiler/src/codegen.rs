@@ -23,8 +23,8 @@ use std::path::Path;
 use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::model::{ConvKind, Layout, Loc, Network, Op, Role};
-use crate::spec::{Activation, Naming};
+use crate::model::{Loc, Network, Role};
+use crate::ops::{load_kind_tokens, Form};
 
 /// Options for [`generate`].
 #[derive(Debug, Clone, Default)]
@@ -61,10 +61,8 @@ pub fn module_name(s: &str) -> String {
     out
 }
 
-const PACK_ALIGN: usize = 16;
-
 fn align(n: usize) -> usize {
-    n.div_ceil(PACK_ALIGN) * PACK_ALIGN
+    n.div_ceil(mobilenet_runtime::load::PARAM_ALIGN) * mobilenet_runtime::load::PARAM_ALIGN
 }
 
 /// Where a layer's packed weight and bias live in the parameter buffer.
@@ -74,14 +72,6 @@ struct Slot {
     w_len: usize,
     b_off: usize,
     b_len: usize,
-}
-
-fn act_const(a: Activation) -> TokenStream {
-    match a {
-        Activation::None => quote!(rt::ACT_NONE),
-        Activation::Relu => quote!(rt::ACT_RELU),
-        Activation::Relu6 => quote!(rt::ACT_RELU6),
-    }
 }
 
 fn lit(n: usize) -> Literal {
@@ -108,14 +98,100 @@ fn ident_for(i: usize, name: &str) -> Ident {
     format_ident!("l{:02}_{}", i + 1, clean)
 }
 
-fn src_layout(l: Layout) -> TokenStream {
+fn src_layout(l: mobilenet_runtime::pack::SrcLayout) -> TokenStream {
+    use mobilenet_runtime::pack::SrcLayout;
     match l {
-        Layout::Oihw => quote!(rt::pack::SrcLayout::Oihw),
-        Layout::Ochw1 => quote!(rt::pack::SrcLayout::Ochw1),
-        Layout::Hwio => quote!(rt::pack::SrcLayout::Hwio),
-        Layout::Hwc1 => quote!(rt::pack::SrcLayout::Hwc1),
-        Layout::OutIn => quote!(rt::pack::SrcLayout::OutIn),
-        Layout::Vector => quote!(rt::pack::SrcLayout::InOut),
+        SrcLayout::Oihw => quote!(rt::pack::SrcLayout::Oihw),
+        SrcLayout::Ochw1 => quote!(rt::pack::SrcLayout::Ochw1),
+        SrcLayout::Hwio => quote!(rt::pack::SrcLayout::Hwio),
+        SrcLayout::Hwc1 => quote!(rt::pack::SrcLayout::Hwc1),
+        SrcLayout::OutIn => quote!(rt::pack::SrcLayout::OutIn),
+        SrcLayout::InOut => quote!(rt::pack::SrcLayout::InOut),
+    }
+}
+
+/// A value's slice in `forward`: the caller's input or output array, or a range of the arena.
+fn region(loc: Loc) -> TokenStream {
+    match loc {
+        Loc::Input => quote!(&input[..]),
+        Loc::Output => quote!(&output[..]),
+        Loc::Arena { offset, len } => {
+            let (a, b) = (lit(offset), lit(offset + len));
+            quote!(&scratch[#a..#b])
+        }
+    }
+}
+
+/// The statements that make the output buffer `dst` hold the value at `src` (when the plan
+/// could not put them in one buffer).
+fn copy_into(src: Loc, dst: Loc) -> TokenStream {
+    if src == dst {
+        return quote!();
+    }
+    match (src, dst) {
+        (Loc::Arena { offset, len }, Loc::Arena { offset: to, .. }) => {
+            let (a, b, t) = (lit(offset), lit(offset + len), lit(to));
+            quote!(scratch.copy_within(#a..#b, #t);)
+        }
+        (_, Loc::Arena { offset, len }) => {
+            let (a, b) = (lit(offset), lit(offset + len));
+            let s = region(src);
+            quote!(scratch[#a..#b].copy_from_slice(#s);)
+        }
+        (_, Loc::Output) => {
+            let s = region(src);
+            quote!(output.copy_from_slice(#s);)
+        }
+        (_, Loc::Input) => unreachable!("nothing writes the caller's input"),
+    }
+}
+
+/// The arguments of a layer function call: the operand slices `reads` (immutable) and the
+/// output slice, borrowed from the input, output and scratch arrays as the plan places them.
+fn call_with(f: &Ident, p_arg: TokenStream, reads: &[Loc], out: Loc) -> TokenStream {
+    let arena_reads: Vec<(usize, usize)> = reads
+        .iter()
+        .filter_map(|l| match *l {
+            Loc::Arena { offset, len } => Some((offset, len)),
+            _ => None,
+        })
+        .collect();
+    match out {
+        Loc::Arena { offset, len } if !arena_reads.is_empty() => {
+            let (oo, ol) = (lit(offset), lit(len));
+            let pairs = arena_reads.iter().map(|&(o, l)| {
+                let (o, l) = (lit(o), lit(l));
+                quote!((#o, #l))
+            });
+            let names: Vec<Ident> = (0..arena_reads.len())
+                .map(|i| format_ident!("r{}", i))
+                .collect();
+            let mut k = 0;
+            let args = reads.iter().map(|l| match l {
+                Loc::Arena { .. } => {
+                    let n = &names[k];
+                    k += 1;
+                    quote!(#n)
+                }
+                other => region(*other),
+            });
+            quote! {
+                {
+                    let ([#(#names),*], y) = rt::arena::regions(&mut scratch[..], [#(#pairs),*], #oo, #ol);
+                    #f(#p_arg #(#args,)* y);
+                }
+            }
+        }
+        Loc::Arena { offset, len } => {
+            let (a, b) = (lit(offset), lit(offset + len));
+            let args = reads.iter().map(|l| region(*l));
+            quote!(#f(#p_arg #(#args,)* &mut scratch[#a..#b]);)
+        }
+        Loc::Output => {
+            let args = reads.iter().map(|l| region(*l));
+            quote!(#f(#p_arg #(#args,)* &mut output[..]);)
+        }
+        Loc::Input => unreachable!("nothing writes the caller's input"),
     }
 }
 
@@ -125,27 +201,15 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     let report = crate::report::markdown(net);
     let total = net.total();
 
-    // Parameter slots.
+    // Parameter slots, laid out with the runtime's packed lengths and alignment.
     let mut slots: Vec<Option<Slot>> = Vec::new();
     let mut packed = 0usize;
     for l in &net.layers {
-        let (w_len, b_len) = match &l.op {
-            Op::Conv(c) => match c.kind {
-                ConvKind::Full if c.is_pointwise() => (
-                    mobilenet_runtime::pack::pointwise_len(c.cin, c.cout),
-                    c.cout,
-                ),
-                ConvKind::Full => (c.kh * c.kw * c.cin * c.cout, c.cout),
-                ConvKind::Depthwise => (c.kh * c.kw * c.cin, c.cout),
-            },
-            Op::Fc {
-                inputs, outputs, ..
-            } => (inputs * outputs, *outputs),
-            _ => {
-                slots.push(None);
-                continue;
-            }
+        let Some(kind) = l.op.def().load_kind(l) else {
+            slots.push(None);
+            continue;
         };
+        let (w_len, b_len) = kind.packed_len();
         let w_off = packed;
         let b_off = align(w_off + w_len);
         packed = align(b_off + b_len);
@@ -159,21 +223,23 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
 
     // Layer functions and forward calls.
     let mut fns = Vec::new();
-    let mut calls = Vec::new();
+    // Per layer: the copy making its output buffer hold a preloaded input (if the plan could
+    // not share the buffer), and the call.
+    let mut calls: Vec<(TokenStream, TokenStream)> = Vec::new();
     let mut infos = Vec::new();
     let mut entries = Vec::new();
     let plan = &net.plan;
-    // Location of the current activation: None = the caller's input.
-    let mut cur: Option<Loc> = None;
     for (i, l) in net.layers.iter().enumerate() {
         let f = ident_for(i, &l.name);
         let (ih, iw, ic) = (lit(l.input.h), lit(l.input.w), lit(l.input.c));
         let (oh, ow, oc) = (lit(l.output.h), lit(l.output.w), lit(l.output.c));
+        let def = l.op.def();
+        let describe = def.describe(l);
         let doc = format!(
             "Layer {}: `{}` ({}), {} -> {}, {} Mult-Adds.",
             i + 1,
             l.name,
-            crate::report::describe_op(&l.op),
+            describe,
             l.input,
             l.output,
             l.cost.mult_adds
@@ -186,140 +252,54 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 lit(s.b_off),
                 lit(s.b_off + s.b_len),
             );
-            quote!(&p[#w0..#w1], &p[#b0..#b1])
+            quote!(&p[#w0..#w1], &p[#b0..#b1],)
         });
-        let body = match &l.op {
-            Op::Conv(c) => {
-                let act = act_const(c.activation);
-                let (kh, kw, sh, sw, pt, pl) = (
-                    lit(c.kh),
-                    lit(c.kw),
-                    lit(c.sh),
-                    lit(c.sw),
-                    lit(c.pad.top),
-                    lit(c.pad.left),
-                );
-                match c.kind {
-                    ConvKind::Depthwise => quote! {
-                        rt::kernels::depthwise::<#ih, #iw, #ic, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl, { #act }>(x, #wb, y)
-                    },
-                    ConvKind::Full if c.is_pointwise() => {
-                        let hw = lit(l.input.h * l.input.w);
-                        quote! {
-                            rt::kernels::pointwise::<#hw, #ic, #oc, { #act }>(x, #wb, y)
-                        }
-                    }
-                    ConvKind::Full => quote! {
-                        rt::kernels::conv2d::<#ih, #iw, #ic, #oh, #ow, #oc, #kh, #kw, #sh, #sw, #pt, #pl, { #act }>(x, #wb, y)
-                    },
-                }
-            }
-            Op::AvgPool { kh, kw, sh, sw } => {
-                let (kh, kw, sh, sw) = (lit(*kh), lit(*kw), lit(*sh), lit(*sw));
-                quote!(rt::kernels::avgpool::<#ih, #iw, #ic, #oh, #ow, #kh, #kw, #sh, #sw>(x, y))
-            }
-            Op::GlobalAvgPool => {
-                let hw = lit(l.input.h * l.input.w);
-                quote!(rt::kernels::global_avgpool::<#hw, #ic>(x, y))
-            }
-            Op::Fc {
-                inputs,
-                outputs,
-                activation,
-                ..
-            } => {
-                let act = act_const(*activation);
-                let (n_in, n_out) = (lit(*inputs), lit(*outputs));
-                quote!(rt::kernels::fully_connected::<#n_in, #n_out, { #act }>(x, #wb, y))
-            }
-            Op::Softmax => {
-                let n = lit(l.output.len());
-                quote!(rt::kernels::softmax::<#n>(y))
-            }
+        let k = def.kernel(l);
+        let kernel = format_ident!("{}", k.kernel);
+        let generics = k.generic_tokens();
+        let (params, operands, reads): (TokenStream, TokenStream, Vec<usize>) = match k.form {
+            Form::Params => (quote!(p: &[f32],), quote!(x, #wb y), vec![0]),
+            Form::ParamsAccumulate => (quote!(p: &[f32],), quote!(x, #wb y), vec![0]),
+            Form::Plain => (quote!(), quote!(x, y), vec![0]),
+            Form::Binary => (quote!(), quote!(a, b, y), vec![0, 1]),
+            Form::InPlace => (quote!(), quote!(y), vec![]),
         };
-        if l.in_place {
-            fns.push(quote! {
-                #[doc = #doc]
-                #[inline(never)]
-                fn #f(y: &mut [f32]) { #body }
-            });
-        } else if slot.is_some() {
-            fns.push(quote! {
-                #[doc = #doc]
-                #[inline(never)]
-                fn #f(p: &[f32], x: &[f32], y: &mut [f32]) { #body }
-            });
-        } else {
-            fns.push(quote! {
-                #[doc = #doc]
-                #[inline(never)]
-                fn #f(x: &[f32], y: &mut [f32]) { #body }
-            });
-        }
+        let arg_names: Vec<Ident> = match k.form {
+            Form::Binary => vec![format_ident!("a"), format_ident!("b")],
+            Form::InPlace => vec![],
+            _ => vec![format_ident!("x")],
+        };
+        fns.push(quote! {
+            #[doc = #doc]
+            #[inline(never)]
+            fn #f(#params #(#arg_names: &[f32],)* y: &mut [f32]) {
+                rt::kernels::#kernel::<#(#generics),*>(#operands)
+            }
+        });
 
         // The call in forward().
         let out_loc = plan.outputs[i];
-        let p_arg = if slot.is_some() { quote!(p,) } else { quote!() };
-        let call = if l.in_place {
-            match out_loc {
-                Loc::Output => quote!(#f(&mut output[..]);),
-                Loc::Arena { offset, len } => {
-                    let (a, b) = (lit(offset), lit(offset + len));
-                    quote!(#f(&mut scratch[#a..#b]);)
-                }
-            }
-        } else {
-            match (cur, out_loc) {
-                (None, Loc::Output) => quote!(#f(#p_arg &input[..], &mut output[..]);),
-                (None, Loc::Arena { offset, len }) => {
-                    let (a, b) = (lit(offset), lit(offset + len));
-                    quote!(#f(#p_arg &input[..], &mut scratch[#a..#b]);)
-                }
-                (Some(Loc::Arena { offset, len }), Loc::Output) => {
-                    let (a, b) = (lit(offset), lit(offset + len));
-                    quote!(#f(#p_arg &scratch[#a..#b], &mut output[..]);)
-                }
-                (
-                    Some(Loc::Arena {
-                        offset: io,
-                        len: il,
-                    }),
-                    Loc::Arena {
-                        offset: oo,
-                        len: ol,
-                    },
-                ) => {
-                    let (io, il, oo, ol) = (lit(io), lit(il), lit(oo), lit(ol));
-                    quote! {
-                        {
-                            let (x, y) = rt::arena::split(&mut scratch[..], #io, #il, #oo, #ol);
-                            #f(#p_arg x, y);
-                        }
-                    }
-                }
-                (Some(Loc::Output), _) => {
-                    unreachable!("the output buffer is only written by the last layers")
-                }
-            }
+        let pre = match k.form.preloaded_input() {
+            Some(src) => copy_into(plan.values[l.inputs[src]], out_loc),
+            None => quote!(),
         };
-        calls.push(call);
-        if !l.in_place {
-            cur = Some(out_loc);
-        }
+        let read_locs: Vec<Loc> = reads.iter().map(|&r| plan.values[l.inputs[r]]).collect();
+        let p_arg = if slot.is_some() { quote!(p,) } else { quote!() };
+        calls.push((pre, call_with(&f, p_arg, &read_locs, out_loc)));
 
         // Cost table entry.
         let name = &l.name;
-        let kind = crate::report::describe_op(&l.op);
         let (ma, pw) = (l.cost.mult_adds, l.cost.weights);
         infos.push(quote! {
-            rt::LayerInfo { name: #name, op: #kind, input: [#ih, #iw, #ic], output: [#oh, #ow, #oc], mult_adds: #ma, params: #pw }
+            rt::LayerInfo { name: #name, op: #describe, input: [#ih, #iw, #ic], output: [#oh, #ow, #oc], mult_adds: #ma, params: #pw }
         });
 
         // Weight loading entry.
-        if let Some(s) = slot {
+        if let (Some(s), Some(kind)) = (slot, def.load_kind(l)) {
             let find = |role: Role| l.tensors.iter().find(|t| t.role == role);
             let w = find(Role::Weight).expect("layers with slots have weights");
-            let (wname, wlayout) = (&w.name, src_layout(w.layout));
+            let wname = &w.name;
+            let wlayout = src_layout(w.layout.expect("a weight tensor has a layout"));
             let wshape = w.shape.iter().map(|&d| lit(d));
             let opt = |role: Role| match find(role) {
                 Some(t) => {
@@ -329,46 +309,20 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 None => quote!(None),
             };
             let bias = opt(Role::Bias);
-            let (kind, bn) = match &l.op {
-                Op::Conv(c) => {
-                    let (kh, kw, ci, co) = (lit(c.kh), lit(c.kw), lit(c.cin), lit(c.cout));
-                    let kind = match c.kind {
-                        ConvKind::Full if c.is_pointwise() => {
-                            quote!(rt::load::Kind::Pointwise { ci: #ci, co: #co })
-                        }
-                        ConvKind::Full => {
-                            quote!(rt::load::Kind::Conv { kh: #kh, kw: #kw, ci: #ci, co: #co })
-                        }
-                        ConvKind::Depthwise => {
-                            quote!(rt::load::Kind::Depthwise { kh: #kh, kw: #kw, c: #co })
-                        }
-                    };
-                    let bn = match c.batch_norm {
-                        Some(eps) => {
-                            let eps = eps as f32;
-                            let (g, b, m, v) = (
-                                opt(Role::BnGamma),
-                                opt(Role::BnBeta),
-                                opt(Role::BnMean),
-                                opt(Role::BnVar),
-                            );
-                            quote!(Some(rt::load::BnNames { gamma: #g, beta: #b, mean: #m, var: #v, eps: #eps }))
-                        }
-                        None => quote!(None),
-                    };
-                    (kind, bn)
+            let bn = match l.op.conv().and_then(|c| c.batch_norm) {
+                Some(eps) => {
+                    let eps = eps as f32;
+                    let (g, b, m, v) = (
+                        opt(Role::BnGamma),
+                        opt(Role::BnBeta),
+                        opt(Role::BnMean),
+                        opt(Role::BnVar),
+                    );
+                    quote!(Some(rt::load::BnNames { gamma: #g, beta: #b, mean: #m, var: #v, eps: #eps }))
                 }
-                Op::Fc {
-                    inputs, outputs, ..
-                } => {
-                    let (a, b) = (lit(*inputs), lit(*outputs));
-                    (
-                        quote!(rt::load::Kind::Fc { inputs: #a, outputs: #b }),
-                        quote!(None),
-                    )
-                }
-                _ => unreachable!(),
+                None => quote!(None),
             };
+            let kind = load_kind_tokens(kind);
             let (w0, wl, b0, bl) = (lit(s.w_off), lit(s.w_len), lit(s.b_off), lit(s.b_len));
             entries.push(quote! {
                 rt::load::Entry {
@@ -387,8 +341,22 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
 
     // A network ending in softmax also gets `forward_logits`: the same calls without the
     // trailing in-place softmax.
-    let trailing = net.layers.iter().rev().take_while(|l| l.in_place).count();
-    let logit_calls = &calls[..calls.len() - trailing];
+    let trailing = net
+        .layers
+        .iter()
+        .rev()
+        .take_while(|l| matches!(l.op, crate::model::Op::Softmax))
+        .count();
+    let all_calls = calls.iter().map(|(pre, call)| quote!(#pre #call));
+    // Without the trailing softmax calls, but with their copies (which bring the logits into
+    // the output when the softmax was not planned in place).
+    let logit_calls = calls.iter().enumerate().map(|(i, (pre, call))| {
+        if i + trailing >= calls.len() {
+            quote!(#pre)
+        } else {
+            quote!(#pre #call)
+        }
+    });
     let (logits_free, logits_method) = if trailing > 0 {
         (
             quote! {
@@ -417,9 +385,9 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     let packed_len = lit(packed);
     let (ma, pw, pt) = (total.mult_adds, total.weights, total.total_params());
     let name = &net.name;
-    let ignore = match net.naming {
-        Naming::Pytorch => quote!(Some(".num_batches_tracked")),
-        Naming::TfSlim => quote!(None),
+    let ignore = match crate::naming::scheme(net.naming).ignored_suffix() {
+        Some(s) => quote!(Some(#s)),
+        None => quote!(None),
     };
     let tracked = opts.spec_path.iter().chain(opts.tracked.iter()).map(|p| {
         quote!(
@@ -510,7 +478,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             /// no allocation. This free function works without `alloc`; [`Model::forward`] wraps it.
             pub fn forward(p: &[f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN]) {
                 assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
-                #(#calls)*
+                #(#all_calls)*
             }
 
             #logits_free

@@ -250,7 +250,7 @@ pub fn tf_graph(net: &Network, graph_bytes: &[u8]) -> Result<(Vec<u8>, ImportRep
                 }
                 if let Some(p) = op.attr.get("padding").and_then(|a| a.s.as_ref()) {
                     let p = String::from_utf8_lossy(p).to_ascii_lowercase();
-                    let ok = p == c.padding_mode
+                    let ok = p == c.padding_mode.as_str()
                         || (p == "valid" && c.pad == Default::default())
                         || (c.kh == 1 && c.kw == 1 && c.pad == Default::default());
                     if !ok {

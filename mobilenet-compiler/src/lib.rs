@@ -9,7 +9,11 @@ pub mod codegen;
 pub mod diag;
 #[cfg(feature = "import")]
 pub mod import;
+pub mod ir;
 pub mod model;
+pub mod naming;
+pub mod ops;
+pub mod plan;
 pub mod report;
 pub mod spec;
 pub mod weights;

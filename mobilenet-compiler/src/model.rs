@@ -4,11 +4,18 @@
 
 use std::ops::Range;
 
+use mobilenet_runtime::pack::SrcLayout;
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::spec::{Activation, LayerKind, LayerSpec, Naming, PaddingSpec, Rounding, Sp, Spec};
+use crate::ir::{ElemType, Value, ValueId};
+use crate::naming::{NamingScheme, Part, Site};
+pub use crate::ops::Op;
+pub use crate::plan::{plan_memory, Loc, MemoryPlan};
+use crate::spec::{
+    Activation, LayerKind, LayerSpec, Naming, PaddingSpec, Rounding, ScaleChannels, Sp, Spec,
+};
 
 /// A feature map shape, NHWC with batch 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,14 +68,47 @@ pub struct Conv {
     pub sh: usize,
     pub sw: usize,
     pub pad: Pad,
-    /// The padding as written (or inherited): "same", "valid", "half" or "explicit".
-    pub padding_mode: &'static str,
+    /// The padding as written (or inherited).
+    pub padding_mode: PaddingMode,
     pub cin: usize,
     pub cout: usize,
     pub bias: bool,
     /// Batch norm epsilon, if the conv is followed by batch norm.
     pub batch_norm: Option<f64>,
+    /// Applied after the residual add when `residual`.
     pub activation: Activation,
+    /// A pointwise conv with a fused residual add: the layer reads a second value (the skip)
+    /// and computes `act(conv(x) + skip)`.
+    pub residual: bool,
+}
+
+/// How a conv's padding was given in the spec (the resolved pixels are [`Conv::pad`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaddingMode {
+    /// TensorFlow "SAME".
+    Same,
+    Valid,
+    /// `kernel / 2` on every side.
+    Half,
+    Explicit,
+}
+
+impl PaddingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaddingMode::Same => "same",
+            PaddingMode::Valid => "valid",
+            PaddingMode::Half => "half",
+            PaddingMode::Explicit => "explicit",
+        }
+    }
+}
+
+impl std::fmt::Display for PaddingMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Conv {
@@ -84,27 +124,6 @@ impl Conv {
     }
 }
 
-/// What a layer computes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum Op {
-    Conv(Conv),
-    AvgPool {
-        kh: usize,
-        kw: usize,
-        sh: usize,
-        sw: usize,
-    },
-    GlobalAvgPool,
-    Fc {
-        inputs: usize,
-        outputs: usize,
-        bias: bool,
-        activation: Activation,
-    },
-    Softmax,
-}
-
 /// What a tensor of the weights file is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -117,31 +136,19 @@ pub enum Role {
     BnVar,
 }
 
-/// Memory layout of a weight tensor in the weights file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Layout {
-    /// PyTorch conv weight `[out, in, kh, kw]`.
-    Oihw,
-    /// PyTorch depthwise weight `[channels, 1, kh, kw]`.
-    Ochw1,
-    /// TF conv weight `[kh, kw, in, out]` (also TF-slim's 1x1-conv logits).
-    Hwio,
-    /// TF depthwise weight `[kh, kw, channels, 1]`.
-    Hwc1,
-    /// PyTorch linear weight `[out, in]`.
-    OutIn,
-    /// A vector (bias or batch norm parameter).
-    Vector,
-}
-
 /// One tensor the weights file must provide for a layer.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TensorBinding {
     pub role: Role,
     pub name: String,
     pub shape: Vec<usize>,
-    pub layout: Layout,
+    /// The source layout of a weight tensor (`None`: a vector, bias or batch norm).
+    #[serde(serialize_with = "layout_key")]
+    pub layout: Option<SrcLayout>,
+}
+
+fn layout_key<S: Serializer>(l: &Option<SrcLayout>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(l.map_or("vector", |l| l.key()))
 }
 
 impl TensorBinding {
@@ -187,46 +194,25 @@ pub struct Layer {
     /// this layer's weights point.
     #[serde(skip)]
     pub name_span: Range<usize>,
+    /// Which part of its spec block this layer is (names its tensors).
+    #[serde(skip)]
+    pub part: Part,
     pub op: Op,
+    /// Shape of the first value read.
     pub input: Shape,
     pub output: Shape,
+    /// The values read, in the kernel's operand order.
+    #[serde(rename = "input_values")]
+    pub inputs: Vec<ValueId>,
+    /// The value written.
+    pub output_value: ValueId,
     pub tensors: Vec<TensorBinding>,
     pub cost: Cost,
     /// The paper's Table 2 category, e.g. "Conv 1x1", "Conv DW 3x3", "Conv 3x3", "FC".
     pub category: String,
-    /// True when the layer computes in place on its input buffer (softmax).
+    /// True when the layer's kernel computes in place (its output buffer holds its input on
+    /// entry: softmax).
     pub in_place: bool,
-}
-
-/// Where a layer's output lives while the forward pass runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "buffer", rename_all = "snake_case")]
-pub enum Loc {
-    /// In the scratch arena at `offset` (in f32 elements).
-    Arena { offset: usize, len: usize },
-    /// The caller's output array.
-    Output,
-}
-
-/// The memory plan: where every activation lives.
-#[derive(Debug, Clone, Serialize)]
-pub struct MemoryPlan {
-    /// Per analysed layer, where its output is written.
-    pub outputs: Vec<Loc>,
-    /// Scratch arena size in f32 elements (what the generated code asks the caller for).
-    pub arena_len: usize,
-    /// What the arena would be with two fixed ping-pong buffers (max even + max odd output).
-    pub pingpong_len: usize,
-    /// The naive plan: every activation (input included) in its own buffer.
-    pub naive_len: usize,
-    /// Offsets are aligned to this many f32 elements (64 bytes).
-    pub align: usize,
-}
-
-impl MemoryPlan {
-    pub fn arena_bytes(&self) -> u64 {
-        self.arena_len as u64 * 4
-    }
 }
 
 /// Budgets declared by the spec.
@@ -248,6 +234,11 @@ pub struct Network {
     pub naming: Naming,
     pub alpha: f64,
     pub channel_rounding: Rounding,
+    /// Every value of the graph; value 0 is the network input.
+    pub values: Vec<Value>,
+    pub input_value: ValueId,
+    pub output_value: ValueId,
+    /// The ops, in execution order.
     pub layers: Vec<Layer>,
     pub plan: MemoryPlan,
     pub budget: Budget,
@@ -255,7 +246,28 @@ pub struct Network {
 
 impl Network {
     pub fn output_len(&self) -> usize {
-        self.layers.last().map_or(0, |l| l.output.len())
+        self.values[self.output_value].len()
+    }
+
+    /// The layers reading value `v`, by index.
+    pub fn consumers(&self, v: ValueId) -> impl Iterator<Item = usize> + '_ {
+        self.layers
+            .iter()
+            .enumerate()
+            .filter(move |(_, l)| l.inputs.contains(&v))
+            .map(|(i, _)| i)
+    }
+
+    /// True when every layer reads just the previous layer's output (a v1-style chain).
+    pub fn is_chain(&self) -> bool {
+        let mut prev = self.input_value;
+        for l in &self.layers {
+            if l.inputs != [prev] {
+                return false;
+            }
+            prev = l.output_value;
+        }
+        true
     }
 
     pub fn total(&self) -> Cost {
@@ -349,19 +361,22 @@ pub fn resolve_padding(
     }
 }
 
-fn padding_mode(p: PaddingSpec) -> &'static str {
+fn padding_mode(p: PaddingSpec) -> PaddingMode {
     match p {
-        PaddingSpec::Same => "same",
-        PaddingSpec::Valid => "valid",
-        PaddingSpec::Half => "half",
-        PaddingSpec::Explicit(_) => "explicit",
+        PaddingSpec::Same => PaddingMode::Same,
+        PaddingSpec::Valid => PaddingMode::Valid,
+        PaddingSpec::Half => PaddingMode::Half,
+        PaddingSpec::Explicit(_) => PaddingMode::Explicit,
     }
 }
 
 struct Analyzer<'a> {
     spec: &'a Spec,
     diags: Diagnostics,
-    naming: Naming,
+    scheme: &'static dyn NamingScheme,
+    /// The graph so far.
+    values: Vec<Value>,
+    layers: Vec<Layer>,
 }
 
 impl Analyzer<'_> {
@@ -382,10 +397,37 @@ impl Analyzer<'_> {
 
 /// Expand a name pattern: `{n}` is the 1-based position of the (expanded) spec layer in the
 /// network, `{i}` the 0-based one.
-fn expand_name(pattern: &str, position: usize) -> String {
-    pattern
-        .replace("{n}", &(position + 1).to_string())
-        .replace("{i}", &position.to_string())
+/// `{n+K}`, `{n-K}`, `{i+K}` and `{i-K}` offset them (TF-slim's v2 calls the block at 0-based
+/// position 2 `expanded_conv_1`: `expanded_conv_{i-1}`). `Err` names a placeholder that comes
+/// out negative.
+fn expand_name(pattern: &str, position: usize) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = pattern;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open..];
+        let Some(close) = after.find('}') else {
+            break;
+        };
+        let inner = &after[1..close];
+        let (base, offset) = match inner.find(['+', '-']) {
+            Some(k) => (&inner[..k], inner[k..].parse::<i64>().ok()),
+            None => (inner, Some(0)),
+        };
+        let value = match (base, offset) {
+            ("n", Some(o)) => Some(position as i64 + 1 + o),
+            ("i", Some(o)) => Some(position as i64 + o),
+            _ => None,
+        };
+        match value {
+            Some(v) if v < 0 => return Err(after[..=close].to_string()),
+            Some(v) => out.push_str(&v.to_string()),
+            None => out.push_str(&after[..=close]),
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Analyse a parsed spec: shapes, padding, tensors, costs, memory plan, budgets. Collects every
@@ -399,7 +441,9 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     let mut a = Analyzer {
         spec,
         diags: parse_diags,
-        naming,
+        scheme: crate::naming::scheme(naming),
+        values: Vec::new(),
+        layers: Vec::new(),
     };
     let m = &spec.model;
 
@@ -449,9 +493,9 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
 
     // Walk the layers.
     let d = &spec.defaults;
-    let mut layers: Vec<Layer> = Vec::new();
     let mut names: FxHashMap<String, Range<usize>> = FxHashMap::default();
-    let mut cur: Option<Shape> = input;
+    // The network input is value 0.
+    let mut cur: Option<ValueId> = input.map(|shape| a.value("input", shape));
     let mut position = 0usize; // expanded spec-layer position, for {n}/{i}
     let mut expected_index = 0usize;
     let mut seen_fc_or_softmax: Option<Range<usize>> = None;
@@ -481,7 +525,19 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         for r in 0..repeat {
             let default_name = format!("{}{}", kind.as_str(), position + 1);
             let name = match &ls.name {
-                Some(n) => expand_name(&n.value, position),
+                Some(n) => match expand_name(&n.value, position) {
+                    Ok(name) => name,
+                    Err(placeholder) => {
+                        a.err(
+                            n.span.clone(),
+                            format!("`{placeholder}` in the name is negative for this layer (0-based position {position})"),
+                            "negative position",
+                            Some("use a smaller offset, or name the first layers explicitly".into()),
+                        );
+                        cur = None;
+                        default_name
+                    }
+                },
                 None => default_name,
             };
             let name_span = ls
@@ -510,12 +566,20 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
                 // Still check names of later layers, but no shapes.
                 continue;
             };
-            match a.layer(ls, &name, inp, alpha, rounding, min_channels, d) {
-                Some(mut new_layers) => {
-                    cur = new_layers.last().map(|l| l.output);
-                    layers.append(&mut new_layers);
-                }
-                None => cur = None,
+            let widths = Widths {
+                alpha,
+                rounding,
+                min_channels,
+            };
+            if r > 0 && kind == LayerKind::InvertedResidual && ls.stride.is_some() {
+                // MobileNet v2's repeated blocks: only the first of a sequence has stride s.
+                let rest = LayerSpec {
+                    stride: None,
+                    ..ls.clone()
+                };
+                cur = a.lower(&rest, &name, inp, widths, d);
+            } else {
+                cur = a.lower(ls, &name, inp, widths, d);
             }
         }
         if matches!(kind, LayerKind::Fc) {
@@ -524,6 +588,7 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     }
 
     // Classes and final layer.
+    let layers = std::mem::take(&mut a.layers);
     let out_len = layers.last().map(|l| l.output.len());
     let classes = m.classes.as_ref().map(|c| c.value);
     let complete = !a.diags.has_errors() && !spec.layers.is_empty();
@@ -582,7 +647,12 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     if a.diags.has_errors() {
         return Err(a.diags);
     }
-    let plan = plan_memory(&layers);
+    let mut values = std::mem::take(&mut a.values);
+    let mut layers = layers;
+    fuse_residual_adds(&mut layers, &mut values);
+    let input_value = 0;
+    let output_value = layers.last().map_or(input_value, |l| l.output_value);
+    let plan = plan_memory(&layers, &values, input_value, output_value);
     let budget = Budget {
         max_mult_adds: spec.budget.max_mult_adds.as_ref().map(|b| b.value),
         max_params: spec.budget.max_params.as_ref().map(|b| b.value),
@@ -602,6 +672,9 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         naming,
         alpha,
         channel_rounding: rounding,
+        values,
+        input_value,
+        output_value,
         layers,
         plan,
         budget,
@@ -671,21 +744,61 @@ pub fn group(n: u64) -> String {
 }
 
 impl Analyzer<'_> {
-    /// Analyse one (expanded) spec layer at input shape `inp`. Returns the 1 or 2 layers it
-    /// becomes, or `None` after reporting an error.
-    #[allow(clippy::too_many_arguments)]
-    fn layer(
+    /// A new value of the graph.
+    fn value(&mut self, name: &str, shape: Shape) -> ValueId {
+        let id = self.values.len();
+        self.values.push(Value {
+            id,
+            name: name.to_string(),
+            shape,
+            elem: ElemType::F32,
+        });
+        id
+    }
+
+    /// Add a layer reading `inputs` to the graph: its output value, cost, category and tensors
+    /// (named by the scheme) are filled in here. Returns the output value.
+    fn push(&mut self, mut layer: Layer, inputs: Vec<ValueId>) -> ValueId {
+        let out = self.value(&layer.name, layer.output);
+        layer.inputs = inputs;
+        layer.output_value = out;
+        let def = layer.op.def();
+        layer.cost = def.cost(&layer);
+        layer.category = def.category(&layer);
+        let site = Site {
+            layer: &layer.name,
+            block: &layer.block,
+            part: layer.part,
+            batch_norm: layer.op.conv().is_some_and(|c| c.batch_norm.is_some()),
+        };
+        layer.tensors = def.tensors(&layer, &site, self.scheme);
+        self.layers.push(layer);
+        out
+    }
+
+    /// Lower one (expanded) spec layer reading value `inp` into the graph. Returns its output
+    /// value, or `None` after reporting an error.
+    fn lower(
         &mut self,
         ls: &LayerSpec,
         name: &str,
-        inp: Shape,
-        alpha: f64,
-        rounding: Rounding,
-        min_channels: Option<usize>,
+        inp: ValueId,
+        w: Widths,
         d: &crate::spec::Defaults,
-    ) -> Option<Vec<Layer>> {
-        let kind = ls.kind.value;
-        let span = ls.span.clone();
+    ) -> Option<ValueId> {
+        if ls.kind.value == LayerKind::InvertedResidual {
+            return self.inverted_residual(ls, name, inp, w, d);
+        }
+        let shape = self.values[inp].shape;
+        let mut cur = inp;
+        for l in self.layer(ls, name, shape, w, d)? {
+            cur = self.push(l, vec![cur]);
+        }
+        Some(cur)
+    }
+
+    /// The settings a conv-like layer inherits from `[defaults]` and the scheme.
+    fn conv_settings(&self, ls: &LayerSpec, d: &crate::spec::Defaults) -> ConvSettings {
         let bias = ls
             .bias
             .as_ref()
@@ -696,13 +809,11 @@ impl Analyzer<'_> {
             .as_ref()
             .or(d.batch_norm.as_ref())
             .is_none_or(|b| b.value);
-        let eps = ls.bn_epsilon.as_ref().or(d.bn_epsilon.as_ref()).map_or(
-            match self.naming {
-                Naming::Pytorch => 1e-5,
-                Naming::TfSlim => 1e-3,
-            },
-            |e| e.value,
-        );
+        let eps = ls
+            .bn_epsilon
+            .as_ref()
+            .or(d.bn_epsilon.as_ref())
+            .map_or(self.scheme.default_bn_epsilon(), |e| e.value);
         let act = ls
             .activation
             .as_ref()
@@ -713,17 +824,152 @@ impl Analyzer<'_> {
             .as_ref()
             .or(d.padding.as_ref())
             .map_or(PaddingSpec::Same, |p| p.value);
-        let kernel = ls.kernel.as_ref().map_or([3, 3], |k| k.value);
-        let stride = ls.stride.as_ref().map_or([1, 1], |s| s.value);
-        let scale = ls.scale_channels.as_ref().is_none_or(|s| s.value);
-        let channels = |c: usize| {
-            if scale {
-                rounding.apply(c, alpha, min_channels)
-            } else {
-                c
+        ConvSettings {
+            bias,
+            batch_norm: bn.then_some(eps),
+            activation: act,
+            padding,
+            kernel: ls.kernel.as_ref().map_or([3, 3], |k| k.value),
+            stride: ls.stride.as_ref().map_or([1, 1], |s| s.value),
+        }
+    }
+
+    /// MobileNet v2's inverted residual block (Sandler et al. 2018, Table 1): a 1x1 expansion
+    /// to `t * cin` channels (skipped when t = 1) with BN and activation, a depthwise conv with
+    /// BN and activation, a linear 1x1 projection with BN, and a residual add when the stride
+    /// is 1 and the input and output channels agree.
+    fn inverted_residual(
+        &mut self,
+        ls: &LayerSpec,
+        name: &str,
+        inp: ValueId,
+        w: Widths,
+        d: &crate::spec::Defaults,
+    ) -> Option<ValueId> {
+        let x = self.values[inp].shape;
+        let st = self.conv_settings(ls, d);
+        let t = ls.expansion.as_ref().map_or(1, |e| e.value);
+        let cout = w.channels(ls, ls.channels.as_ref()?.value);
+        let stride_one = st.stride == [1, 1];
+        let can_add = stride_one && x.c == cout;
+        let residual = match &ls.residual {
+            Some(r) if r.value && !can_add => {
+                let why = if stride_one {
+                    format!("its input has {} channels and its output {cout}", x.c)
+                } else {
+                    format!(
+                        "its stride is {}x{}, so its output is smaller than its input",
+                        st.stride[0], st.stride[1]
+                    )
+                };
+                self.err(
+                    r.span.clone(),
+                    format!("block `{name}`: `residual = true` needs the block's input and output to have the same shape, but {why}"),
+                    "the skip connection cannot match",
+                    Some(format!("remove `residual` (it is added whenever stride is 1 and the channels agree), or make `channels` give {} with stride 1", x.c)),
+                );
+                return None;
             }
+            Some(r) => r.value,
+            None => can_add,
         };
-        let batch_norm = bn.then_some(eps);
+        let expanded = t != 1;
+        let conv = |kind, k: [usize; 2], s: [usize; 2], p, inp: Shape, cin, cout, act| Conv {
+            kind,
+            kh: k[0],
+            kw: k[1],
+            sh: s[0],
+            sw: s[1],
+            pad: resolve_padding(p, inp.h, inp.w, k[0], k[1], s[0], s[1]),
+            padding_mode: padding_mode(p),
+            cin,
+            cout,
+            bias: false,
+            batch_norm: st.batch_norm.or(Some(self.scheme.default_bn_epsilon())),
+            activation: act,
+            residual: false,
+        };
+        let mut cur = inp;
+        let mut shape = x;
+        if expanded {
+            let hidden = x.c * t;
+            let c = conv(
+                ConvKind::Full,
+                [1, 1],
+                [1, 1],
+                PaddingSpec::Valid,
+                shape,
+                x.c,
+                hidden,
+                st.activation,
+            );
+            let n = self.scheme.part_name(name, Part::Expand);
+            let l = self.conv_layer(ls, n, name, shape, c, Part::Expand)?;
+            shape = l.output;
+            cur = self.push(l, vec![cur]);
+        }
+        let c = conv(
+            ConvKind::Depthwise,
+            st.kernel,
+            st.stride,
+            st.padding,
+            shape,
+            shape.c,
+            shape.c,
+            st.activation,
+        );
+        let part = Part::BottleneckDepthwise { expanded };
+        let n = self.scheme.part_name(name, part);
+        let l = self.conv_layer(ls, n, name, shape, c, part)?;
+        shape = l.output;
+        cur = self.push(l, vec![cur]);
+        let c = conv(
+            ConvKind::Full,
+            [1, 1],
+            [1, 1],
+            PaddingSpec::Valid,
+            shape,
+            shape.c,
+            cout,
+            Activation::None,
+        );
+        let part = Part::Project { expanded };
+        let n = self.scheme.part_name(name, part);
+        let l = self.conv_layer(ls, n, name, shape, c, part)?;
+        shape = l.output;
+        cur = self.push(l, vec![cur]);
+        if residual {
+            let n = self.scheme.part_name(name, Part::ResidualAdd);
+            let op = Op::Add {
+                activation: Activation::None,
+            };
+            let l = node(ls, n, name, Part::ResidualAdd, op, x, shape);
+            cur = self.push(l, vec![inp, cur]);
+        }
+        Some(cur)
+    }
+
+    /// Analyse one (expanded) chain-like spec layer at input shape `inp`. Returns the 1 or 2
+    /// layers it becomes, or `None` after reporting an error.
+    fn layer(
+        &mut self,
+        ls: &LayerSpec,
+        name: &str,
+        inp: Shape,
+        w: Widths,
+        d: &crate::spec::Defaults,
+    ) -> Option<Vec<Layer>> {
+        let kind = ls.kind.value;
+        let span = ls.span.clone();
+        let ConvSettings {
+            bias,
+            batch_norm,
+            activation: act,
+            padding,
+            kernel,
+            stride,
+        } = self.conv_settings(ls, d);
+        let channels = |c: usize| w.channels(ls, c);
 
         let mk = |kind: ConvKind,
                   k: [usize; 2],
@@ -743,6 +989,7 @@ impl Analyzer<'_> {
             bias,
             batch_norm,
             activation: act,
+            residual: false,
         };
         match kind {
             LayerKind::Conv => {
@@ -784,15 +1031,12 @@ impl Analyzer<'_> {
             LayerKind::Separable => {
                 let cout = channels(ls.channels.as_ref()?.value);
                 let dw = mk(ConvKind::Depthwise, kernel, stride, padding, inp.c, inp.c);
-                let dw_name = match self.naming {
-                    Naming::Pytorch => format!("{name}.depthwise"),
-                    Naming::TfSlim => format!("{name}_depthwise"),
-                };
-                let l1 = self.conv_layer(ls, dw_name, name, inp, dw, Part::Depthwise)?;
+                let dw_name = self.scheme.part_name(name, Part::SepDepthwise);
+                let l1 = self.conv_layer(ls, dw_name, name, inp, dw, Part::SepDepthwise)?;
                 let mid = l1.output;
                 let pw = Conv {
                     pad: Pad::default(),
-                    padding_mode: "valid",
+                    padding_mode: PaddingMode::Valid,
                     ..mk(
                         ConvKind::Full,
                         [1, 1],
@@ -802,13 +1046,11 @@ impl Analyzer<'_> {
                         cout,
                     )
                 };
-                let pw_name = match self.naming {
-                    Naming::Pytorch => format!("{name}.pointwise"),
-                    Naming::TfSlim => format!("{name}_pointwise"),
-                };
-                let l2 = self.conv_layer(ls, pw_name, name, mid, pw, Part::Pointwise)?;
+                let pw_name = self.scheme.part_name(name, Part::SepPointwise);
+                let l2 = self.conv_layer(ls, pw_name, name, mid, pw, Part::SepPointwise)?;
                 Some(vec![l1, l2])
             }
+            LayerKind::InvertedResidual => unreachable!("lowered by `inverted_residual`"),
             LayerKind::AvgPool => {
                 let global = ls.global.as_ref().is_some_and(|g| g.value);
                 let (op, out) = if global {
@@ -849,20 +1091,15 @@ impl Analyzer<'_> {
                         },
                     )
                 };
-                Some(vec![Layer {
-                    name: name.to_string(),
-                    block: name.to_string(),
-                    spec_index: ls.index,
-                    span,
-                    name_span: name_span(ls),
+                Some(vec![node(
+                    ls,
+                    name.to_string(),
+                    name,
+                    Part::Whole,
                     op,
-                    input: inp,
-                    output: out,
-                    tensors: vec![],
-                    cost: Cost::default(),
-                    category: "Pool".into(),
-                    in_place: false,
-                }])
+                    inp,
+                    out,
+                )])
             }
             LayerKind::Fc => {
                 let inputs = inp.len();
@@ -902,35 +1139,26 @@ impl Analyzer<'_> {
                 // FC bias and activation: the layer's own keys; defaults are for conv layers.
                 let bias = ls.bias.as_ref().is_none_or(|b| b.value);
                 let act = ls.activation.as_ref().map_or(Activation::None, |a| a.value);
-                let tensors = self.fc_tensors(name, inputs, outputs, bias);
-                Some(vec![Layer {
-                    name: name.to_string(),
-                    block: name.to_string(),
-                    spec_index: ls.index,
-                    span,
-                    name_span: name_span(ls),
-                    op: Op::Fc {
-                        inputs,
-                        outputs,
-                        bias,
-                        activation: act,
-                    },
-                    input: inp,
-                    output: Shape {
-                        h: 1,
-                        w: 1,
-                        c: outputs,
-                    },
-                    tensors,
-                    cost: Cost {
-                        mult_adds: (inputs * outputs) as u64,
-                        weights: (inputs * outputs) as u64,
-                        biases: if bias { outputs as u64 } else { 0 },
-                        batch_norm: 0,
-                    },
-                    category: "FC".into(),
-                    in_place: false,
-                }])
+                let op = Op::Fc {
+                    inputs,
+                    outputs,
+                    bias,
+                    activation: act,
+                };
+                let out = Shape {
+                    h: 1,
+                    w: 1,
+                    c: outputs,
+                };
+                Some(vec![node(
+                    ls,
+                    name.to_string(),
+                    name,
+                    Part::Whole,
+                    op,
+                    inp,
+                    out,
+                )])
             }
             LayerKind::Softmax => {
                 if inp.h * inp.w != 1 {
@@ -942,20 +1170,17 @@ impl Analyzer<'_> {
                     );
                     return None;
                 }
-                Some(vec![Layer {
-                    name: name.to_string(),
-                    block: name.to_string(),
-                    spec_index: ls.index,
-                    span,
-                    name_span: name_span(ls),
-                    op: Op::Softmax,
-                    input: inp,
-                    output: inp,
-                    tensors: vec![],
-                    cost: Cost::default(),
-                    category: "Softmax".into(),
-                    in_place: true,
-                }])
+                let mut l = node(
+                    ls,
+                    name.to_string(),
+                    name,
+                    Part::Whole,
+                    Op::Softmax,
+                    inp,
+                    inp,
+                );
+                l.in_place = true;
+                Some(vec![l])
             }
         }
     }
@@ -1021,161 +1246,7 @@ impl Analyzer<'_> {
             w: ow,
             c: conv.cout,
         };
-        let hw = (oh * ow) as u64;
-        let (mult_adds, weights, category) = match conv.kind {
-            ConvKind::Full => (
-                (conv.kh * conv.kw * conv.cin * conv.cout) as u64 * hw,
-                (conv.kh * conv.kw * conv.cin * conv.cout) as u64,
-                format!("Conv {}x{}", conv.kh, conv.kw),
-            ),
-            ConvKind::Depthwise => (
-                (conv.kh * conv.kw * conv.cin) as u64 * hw,
-                (conv.kh * conv.kw * conv.cin) as u64,
-                format!("Conv DW {}x{}", conv.kh, conv.kw),
-            ),
-        };
-        let cost = Cost {
-            mult_adds,
-            weights,
-            biases: if conv.bias { conv.cout as u64 } else { 0 },
-            batch_norm: if conv.batch_norm.is_some() {
-                4 * conv.cout as u64
-            } else {
-                0
-            },
-        };
-        let tensors = self.conv_tensors(block, &name, &conv, part);
-        Some(Layer {
-            name,
-            block: block.to_string(),
-            spec_index: ls.index,
-            span: ls.span.clone(),
-            name_span: name_span(ls),
-            op: Op::Conv(conv),
-            input: inp,
-            output: out,
-            tensors,
-            cost,
-            category,
-            in_place: false,
-        })
-    }
-
-    fn conv_tensors(&self, block: &str, name: &str, conv: &Conv, part: Part) -> Vec<TensorBinding> {
-        let mut t = Vec::new();
-        let c = conv.cout;
-        let vector = |role, name: String| TensorBinding {
-            role,
-            name,
-            shape: vec![c],
-            layout: Layout::Vector,
-        };
-        match self.naming {
-            Naming::Pytorch => {
-                // A conv followed by BN is an nn.Sequential(conv, bn, act): `.0` and `.1`.
-                // Separable halves are always Sequentials (the seed's SeparableConv2d).
-                let sequential = conv.batch_norm.is_some() || part != Part::Whole;
-                let (conv_p, bn_p) = if sequential {
-                    (format!("{name}.0"), format!("{name}.1"))
-                } else {
-                    (name.to_string(), String::new())
-                };
-                let (shape, layout) = match conv.kind {
-                    ConvKind::Full => (vec![c, conv.cin, conv.kh, conv.kw], Layout::Oihw),
-                    ConvKind::Depthwise => (vec![c, 1, conv.kh, conv.kw], Layout::Ochw1),
-                };
-                t.push(TensorBinding {
-                    role: Role::Weight,
-                    name: format!("{conv_p}.weight"),
-                    shape,
-                    layout,
-                });
-                if conv.bias {
-                    t.push(vector(Role::Bias, format!("{conv_p}.bias")));
-                }
-                if conv.batch_norm.is_some() {
-                    t.push(vector(Role::BnGamma, format!("{bn_p}.weight")));
-                    t.push(vector(Role::BnBeta, format!("{bn_p}.bias")));
-                    t.push(vector(Role::BnMean, format!("{bn_p}.running_mean")));
-                    t.push(vector(Role::BnVar, format!("{bn_p}.running_var")));
-                }
-            }
-            Naming::TfSlim => {
-                let _ = block;
-                let (wname, shape, layout) = match conv.kind {
-                    ConvKind::Full => (
-                        format!("{name}/weights"),
-                        vec![conv.kh, conv.kw, conv.cin, c],
-                        Layout::Hwio,
-                    ),
-                    ConvKind::Depthwise => (
-                        format!("{name}/depthwise_weights"),
-                        vec![conv.kh, conv.kw, c, 1],
-                        Layout::Hwc1,
-                    ),
-                };
-                t.push(TensorBinding {
-                    role: Role::Weight,
-                    name: wname,
-                    shape,
-                    layout,
-                });
-                if conv.bias {
-                    t.push(vector(Role::Bias, format!("{name}/biases")));
-                }
-                if conv.batch_norm.is_some() {
-                    t.push(vector(Role::BnGamma, format!("{name}/BatchNorm/gamma")));
-                    t.push(vector(Role::BnBeta, format!("{name}/BatchNorm/beta")));
-                    t.push(vector(
-                        Role::BnMean,
-                        format!("{name}/BatchNorm/moving_mean"),
-                    ));
-                    t.push(vector(
-                        Role::BnVar,
-                        format!("{name}/BatchNorm/moving_variance"),
-                    ));
-                }
-            }
-        }
-        t
-    }
-
-    fn fc_tensors(
-        &self,
-        name: &str,
-        inputs: usize,
-        outputs: usize,
-        bias: bool,
-    ) -> Vec<TensorBinding> {
-        let (w, b, shape, layout) = match self.naming {
-            Naming::Pytorch => (
-                format!("{name}.weight"),
-                format!("{name}.bias"),
-                vec![outputs, inputs],
-                Layout::OutIn,
-            ),
-            Naming::TfSlim => (
-                format!("{name}/weights"),
-                format!("{name}/biases"),
-                vec![1, 1, inputs, outputs],
-                Layout::Hwio,
-            ),
-        };
-        let mut t = vec![TensorBinding {
-            role: Role::Weight,
-            name: w,
-            shape,
-            layout,
-        }];
-        if bias {
-            t.push(TensorBinding {
-                role: Role::Bias,
-                name: b,
-                shape: vec![outputs],
-                layout: Layout::Vector,
-            });
-        }
-        t
+        Some(node(ls, name, block, part, Op::Conv(conv), inp, out))
     }
 }
 
@@ -1185,82 +1256,128 @@ fn name_span(ls: &LayerSpec) -> Range<usize> {
         .map_or(ls.kind.span.clone(), |n| n.span.clone())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Whole,
-    Depthwise,
-    Pointwise,
+/// A layer before it joins the graph ([`Analyzer::push`] fills in values, cost and tensors).
+fn node(
+    ls: &LayerSpec,
+    name: String,
+    block: &str,
+    part: Part,
+    op: Op,
+    input: Shape,
+    output: Shape,
+) -> Layer {
+    Layer {
+        name,
+        block: block.to_string(),
+        spec_index: ls.index,
+        span: ls.span.clone(),
+        name_span: name_span(ls),
+        part,
+        op,
+        input,
+        output,
+        inputs: Vec::new(),
+        output_value: 0,
+        tensors: Vec::new(),
+        cost: Cost::default(),
+        category: String::new(),
+        in_place: false,
+    }
 }
 
-/// Plan activation memory for a chain of layers.
-///
-/// The network input is the caller's array and the last value-producing layer writes straight
-/// into the caller's output array (softmax then runs in place there). Every other output lives
-/// in one scratch arena, alternately at its start and at its end ("two-ended" placement): a
-/// layer's input and output never overlap, and the arena only needs to hold the largest
-/// *adjacent pair* of activations, which is never more than two ping-pong buffers (max of even
-/// outputs + max of odd outputs) and far less than the sum of all activations.
-pub fn plan_memory(layers: &[Layer]) -> MemoryPlan {
-    const ALIGN: usize = 16; // f32 elements = 64 bytes
-    let round = |n: usize| n.div_ceil(ALIGN) * ALIGN;
-    // The last layer that is not in place writes to the output.
-    let last_producer = layers.iter().rposition(|l| !l.in_place);
-    let mut outputs = Vec::with_capacity(layers.len());
-    // Sizes of arena-resident outputs, in order.
-    let mut arena_sizes: Vec<usize> = Vec::new();
-    let mut arena_of_layer: Vec<Option<usize>> = Vec::new();
-    for (i, l) in layers.iter().enumerate() {
-        if Some(i) == last_producer || (l.in_place && last_producer.is_some_and(|p| i > p)) {
-            arena_of_layer.push(None);
-        } else if l.in_place {
-            // In place on the previous arena buffer.
-            arena_of_layer.push(arena_sizes.len().checked_sub(1));
-        } else {
-            arena_sizes.push(round(l.output.len()));
-            arena_of_layer.push(Some(arena_sizes.len() - 1));
+/// The width multiplier and its rounding.
+#[derive(Debug, Clone, Copy)]
+struct Widths {
+    alpha: f64,
+    rounding: Rounding,
+    min_channels: Option<usize>,
+}
+
+impl Widths {
+    /// A layer's `channels` after the width multiplier (as its `scale_channels` says).
+    fn channels(&self, ls: &LayerSpec, c: usize) -> usize {
+        let scale = ls
+            .scale_channels
+            .as_ref()
+            .map_or(ScaleChannels::Yes, |s| s.value);
+        let apply = || self.rounding.apply(c, self.alpha, self.min_channels);
+        match scale {
+            ScaleChannels::Yes => apply(),
+            ScaleChannels::No => c,
+            ScaleChannels::Up if self.alpha > 1.0 => apply(),
+            ScaleChannels::Up => c,
         }
     }
-    let mut arena_len = arena_sizes.iter().copied().max().unwrap_or(0);
-    for pair in arena_sizes.windows(2) {
-        arena_len = arena_len.max(pair[0] + pair[1]);
-    }
-    for (i, l) in layers.iter().enumerate() {
-        let _ = l;
-        outputs.push(match arena_of_layer[i] {
-            None => Loc::Output,
-            Some(k) => {
-                let len = arena_sizes[k];
-                let offset = if k.is_multiple_of(2) {
-                    0
-                } else {
-                    arena_len - len
-                };
-                Loc::Arena {
-                    offset,
-                    len: layers[i].output.len(),
-                }
+}
+
+/// What a conv-like layer inherits from `[defaults]`.
+struct ConvSettings {
+    bias: bool,
+    batch_norm: Option<f64>,
+    activation: Activation,
+    padding: PaddingSpec,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+}
+
+/// Fuse every residual add into the pointwise conv producing one of its operands, when that
+/// conv has no activation of its own, its output feeds only the add, and the other operand is
+/// computed before it: the conv then reads the skip as a second input and computes
+/// `act(conv(x) + skip)` in its epilogue (`kernels::pointwise_add`), with no extra pass.
+/// Values are renumbered afterwards so that ids stay dense.
+pub fn fuse_residual_adds(layers: &mut Vec<Layer>, values: &mut Vec<Value>) {
+    let producer = |layers: &[Layer], v: ValueId| layers.iter().position(|l| l.output_value == v);
+    let mut j = 0;
+    while j < layers.len() {
+        let Op::Add { activation } = layers[j].op else {
+            j += 1;
+            continue;
+        };
+        let (a, b) = (layers[j].inputs[0], layers[j].inputs[1]);
+        let mut fused = false;
+        for (v, other) in [(b, a), (a, b)] {
+            let Some(p) = producer(layers, v) else {
+                continue;
+            };
+            let other_before = producer(layers, other).is_none_or(|q| q < p);
+            let single_use = layers.iter().filter(|l| l.inputs.contains(&v)).count() == 1;
+            let fusable = layers[p].op.conv().is_some_and(|c| {
+                c.is_pointwise() && !c.residual && c.activation == Activation::None
+            });
+            if v == other || !other_before || !single_use || !fusable {
+                continue;
             }
-        });
+            let add = layers.remove(j);
+            let l = &mut layers[p];
+            if let Op::Conv(c) = &mut l.op {
+                c.residual = true;
+                c.activation = activation;
+            }
+            l.inputs.push(other);
+            l.output_value = add.output_value;
+            values[add.output_value].name = l.name.clone();
+            fused = true;
+            break;
+        }
+        if !fused {
+            j += 1;
+        }
     }
-    let max_even = arena_sizes.iter().step_by(2).copied().max().unwrap_or(0);
-    let max_odd = arena_sizes
-        .iter()
-        .skip(1)
-        .step_by(2)
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let naive_len = layers.first().map_or(0, |l| l.input.len())
-        + layers
-            .iter()
-            .filter(|l| !l.in_place)
-            .map(|l| l.output.len())
-            .sum::<usize>();
-    MemoryPlan {
-        outputs,
-        arena_len,
-        pingpong_len: max_even + max_odd,
-        naive_len,
-        align: ALIGN,
+    // Renumber: the input, then every layer's output in order.
+    let mut remap = vec![usize::MAX; values.len()];
+    let mut order = vec![0];
+    order.extend(layers.iter().map(|l| l.output_value));
+    let old = std::mem::take(values);
+    for (new, &v) in order.iter().enumerate() {
+        remap[v] = new;
+        let mut val = old[v].clone();
+        val.id = new;
+        values.push(val);
+    }
+    for l in layers.iter_mut() {
+        for i in l.inputs.iter_mut() {
+            *i = remap[*i];
+        }
+        l.output_value = remap[l.output_value];
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::model::{group, Loc, Network, Op};
+use crate::model::{group, Layer, Loc, Network};
 
 fn fmt_m(n: u64) -> String {
     format!("{:.2}M", n as f64 / 1e6)
@@ -16,30 +16,9 @@ fn pct(part: u64, total: u64) -> f64 {
     }
 }
 
-/// One-line description of a layer's operation, e.g. "Conv DW 3x3 s2".
-pub fn describe_op(op: &Op) -> String {
-    match op {
-        Op::Conv(c) => {
-            let kind = match c.kind {
-                crate::model::ConvKind::Full => "Conv",
-                crate::model::ConvKind::Depthwise => "Conv DW",
-            };
-            format!(
-                "{kind} {}x{} s{}",
-                c.kh,
-                c.kw,
-                if c.sh == c.sw {
-                    c.sh.to_string()
-                } else {
-                    format!("{}x{}", c.sh, c.sw)
-                }
-            )
-        }
-        Op::AvgPool { kh, kw, sh, .. } => format!("AvgPool {kh}x{kw} s{sh}"),
-        Op::GlobalAvgPool => "AvgPool global".into(),
-        Op::Fc { .. } => "FC".into(),
-        Op::Softmax => "Softmax".into(),
-    }
+/// One-line description of a layer's operation, e.g. "Conv DW 3x3 s2" (the op kind's own).
+pub fn describe(l: &Layer) -> String {
+    l.op.def().describe(l)
 }
 
 /// The markdown report: per-layer table, totals, shares by type and the memory plan.
@@ -63,19 +42,16 @@ pub fn markdown(net: &Network) -> String {
     );
     let _ = writeln!(o, "|--:|---|---|---|---|---|--:|--:|");
     for (i, l) in net.layers.iter().enumerate() {
-        let pad = match &l.op {
-            Op::Conv(c) => format!(
-                "{}/{}/{}/{}",
-                c.pad.top, c.pad.bottom, c.pad.left, c.pad.right
-            ),
-            _ => "-".into(),
+        let pad = match l.op.def().pad(l) {
+            Some(p) => format!("{}/{}/{}/{}", p.top, p.bottom, p.left, p.right),
+            None => "-".into(),
         };
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             i + 1,
             l.name,
-            describe_op(&l.op),
+            describe(l),
             l.input,
             l.output,
             pad,
@@ -121,40 +97,39 @@ pub fn markdown(net: &Network) -> String {
     let _ = writeln!(o, "\n## Memory plan\n");
     let _ = writeln!(
         o,
-        "Activations are f32, NHWC. The input and output are the caller's arrays; every other activation lives in one scratch arena, alternately at its start and its end, so the arena holds the largest adjacent pair of activations.\n"
+        "Activations are f32, NHWC. The input and output are the caller's arrays; every other value lives in one scratch arena at an offset planned from its live interval (greedy by size, largest first; an in-place kernel writes over an input that dies there). The lower bound is the most bytes live at any one step.\n"
     );
     let _ = writeln!(o, "| plan | f32 elements | bytes |");
     let _ = writeln!(o, "|---|--:|--:|");
-    let _ = writeln!(
-        o,
-        "| arena (two-ended, used) | {} | {} |",
-        group(p.arena_len as u64),
-        group(p.arena_bytes())
-    );
-    let _ = writeln!(
-        o,
-        "| two ping-pong buffers | {} | {} |",
-        group(p.pingpong_len as u64),
-        group(p.pingpong_len as u64 * 4)
-    );
-    let _ = writeln!(
-        o,
-        "| naive (every activation) | {} | {} |",
-        group(p.naive_len as u64),
-        group(p.naive_len as u64 * 4)
-    );
-    let _ = writeln!(o, "\n| layer | output at | f32 elements |");
-    let _ = writeln!(o, "|---|---|--:|");
-    for (l, loc) in net.layers.iter().zip(&p.outputs) {
-        let at = match loc {
-            Loc::Arena { offset, .. } => format!("arena + {}", group(*offset as u64)),
-            Loc::Output => "output".into(),
-        };
+    let mut row = |what: &str, n: usize| {
         let _ = writeln!(
             o,
-            "| {} | {} | {} |",
+            "| {what} | {} | {} |",
+            group(n as u64),
+            group(n as u64 * 4)
+        );
+    };
+    row("arena (by liveness, used)", p.arena_len);
+    row("lower bound (largest live set)", p.lower_bound);
+    if let Some(t) = p.two_ended_len {
+        row("two-ended chain plan", t);
+    }
+    row("naive (every activation)", p.naive_len);
+    let _ = writeln!(o, "\n| layer | reads | output at | f32 elements |");
+    let _ = writeln!(o, "|---|---|---|--:|");
+    let at = |loc: &Loc| match loc {
+        Loc::Arena { offset, .. } => format!("arena + {}", group(*offset as u64)),
+        Loc::Output => "output".into(),
+        Loc::Input => "input".into(),
+    };
+    for (l, loc) in net.layers.iter().zip(&p.outputs) {
+        let reads: Vec<String> = l.inputs.iter().map(|&v| at(&p.values[v])).collect();
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} |",
             l.name,
-            at,
+            reads.join(", "),
+            at(loc),
             group(l.output.len() as u64)
         );
     }

@@ -34,6 +34,15 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The runtime's code of this activation (`mobilenet_runtime::ACT_*`).
+    pub fn code(self) -> u8 {
+        match self {
+            Activation::None => mobilenet_runtime::ACT_NONE,
+            Activation::Relu => mobilenet_runtime::ACT_RELU,
+            Activation::Relu6 => mobilenet_runtime::ACT_RELU6,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Activation::None => "none",
@@ -174,10 +183,24 @@ pub enum LayerKind {
     AvgPool,
     Fc,
     Softmax,
+    /// MobileNet v2's inverted residual block with a linear bottleneck.
+    InvertedResidual,
+}
+
+/// Whether the width multiplier applies to a layer's channels (`scale_channels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleChannels {
+    /// `true` (the default): `channels * alpha`, rounded.
+    Yes,
+    /// `false`: the channels as written.
+    No,
+    /// `"up"`: only a multiplier above 1 applies (MobileNet v2 keeps its last 1x1 conv at 1280
+    /// channels for alpha < 1, as the reference implementations do).
+    Up,
 }
 
 impl LayerKind {
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         "conv",
         "separable",
         "depthwise",
@@ -185,6 +208,7 @@ impl LayerKind {
         "avgpool",
         "fc",
         "softmax",
+        "inverted_residual",
     ];
 
     fn from_str(s: &str) -> Option<Self> {
@@ -196,6 +220,7 @@ impl LayerKind {
             "avgpool" => LayerKind::AvgPool,
             "fc" => LayerKind::Fc,
             "softmax" => LayerKind::Softmax,
+            "inverted_residual" => LayerKind::InvertedResidual,
             _ => return None,
         })
     }
@@ -243,7 +268,22 @@ impl LayerKind {
             "repeat",
             "scale_channels",
         ];
+        const INVERTED_RESIDUAL: &[&str] = &[
+            "name",
+            "type",
+            "channels",
+            "expansion",
+            "kernel",
+            "stride",
+            "padding",
+            "bn_epsilon",
+            "activation",
+            "repeat",
+            "scale_channels",
+            "residual",
+        ];
         match self {
+            LayerKind::InvertedResidual => INVERTED_RESIDUAL,
             LayerKind::Conv | LayerKind::Separable => CONV_LIKE,
             LayerKind::Depthwise => DEPTHWISE,
             LayerKind::Pointwise => POINTWISE,
@@ -270,8 +310,14 @@ pub struct LayerSpec {
     pub bn_epsilon: Option<Sp<f64>>,
     pub activation: Option<Sp<Activation>>,
     pub repeat: Option<Sp<usize>>,
-    pub scale_channels: Option<Sp<bool>>,
+    pub scale_channels: Option<Sp<ScaleChannels>>,
     pub global: Option<Sp<bool>>,
+    /// `inverted_residual`: expansion factor t.
+    pub expansion: Option<Sp<usize>>,
+    /// `inverted_residual`: `true` requires the skip connection (an error when the block's
+    /// input and output cannot match), `false` omits it; absent: whenever stride is 1 and the
+    /// channels agree.
+    pub residual: Option<Sp<bool>>,
     pub outputs: Option<Sp<usize>>,
     pub inputs: Option<Sp<usize>>,
     /// Span of the whole table (used for errors about the layer as a whole).
@@ -570,6 +616,24 @@ impl Ctx<'_> {
         }
     }
 
+    fn scale_channels(&mut self, v: &Val<'_>) -> Option<Sp<ScaleChannels>> {
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(Sp::new(
+                if *b {
+                    ScaleChannels::Yes
+                } else {
+                    ScaleChannels::No
+                },
+                v.span(),
+            )),
+            DeValue::String(_) => self.choice("scale_channels", v, &[("up", ScaleChannels::Up)]),
+            _ => {
+                self.type_err("scale_channels", v, "`true`, `false` or \"up\"", "\"up\"");
+                None
+            }
+        }
+    }
+
     fn activation(&mut self, v: &Val<'_>) -> Option<Sp<Activation>> {
         self.choice(
             "activation",
@@ -703,17 +767,17 @@ pub fn parse(path: &str, text: &str) -> (Option<Spec>, Diagnostics) {
                         }
                         "alpha" => {
                             model.alpha = cx.float("alpha", v, "0.75").and_then(|a| {
-                                if a.value > 0.0 && a.value <= 1.0 {
+                                if a.value > 0.0 && a.value <= 4.0 {
                                     Some(a)
                                 } else {
                                     cx.err(
                                         a.span.clone(),
                                         format!(
-                                            "width multiplier `alpha` must be in (0, 1], found {}",
+                                            "width multiplier `alpha` must be in (0, 4], found {}",
                                             a.value
                                         ),
                                         "out of range",
-                                        Some("the paper uses alpha = 1, 0.75, 0.5 or 0.25".into()),
+                                        Some("MobileNet v1 uses alpha = 1, 0.75, 0.5 or 0.25; v2 also 1.4 and 0.35".into()),
                                     );
                                     None
                                 }
@@ -883,7 +947,12 @@ fn parse_layer(
             cx.choice("type", v, &opts)?
         }
     };
-    let what = format!("a `{}` layer", kind.value.as_str());
+    let article = if kind.value.as_str().starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    let what = format!("{article} `{}` layer", kind.value.as_str());
     cx.check_keys(t, kind.value.keys(), &what);
     let mut l = LayerSpec {
         index,
@@ -900,6 +969,8 @@ fn parse_layer(
         repeat: None,
         scale_channels: None,
         global: None,
+        expansion: None,
+        residual: None,
         outputs: None,
         inputs: None,
         span,
@@ -936,7 +1007,9 @@ fn parse_layer(
             "bn_epsilon" => l.bn_epsilon = cx.epsilon(v),
             "activation" => l.activation = cx.activation(v),
             "repeat" => l.repeat = cx.usize("repeat", v, 1, "5"),
-            "scale_channels" => l.scale_channels = cx.boolean("scale_channels", v),
+            "scale_channels" => l.scale_channels = cx.scale_channels(v),
+            "expansion" => l.expansion = cx.usize("expansion", v, 1, "6"),
+            "residual" => l.residual = cx.boolean("residual", v),
             "global" => l.global = cx.boolean("global", v),
             "outputs" => l.outputs = cx.usize("outputs", v, 1, "1000"),
             "inputs" => l.inputs = cx.usize("inputs", v, 1, "1024"),
@@ -946,7 +1019,7 @@ fn parse_layer(
     // Required keys.
     let needs_channels = matches!(
         kind.value,
-        LayerKind::Conv | LayerKind::Separable | LayerKind::Pointwise
+        LayerKind::Conv | LayerKind::Separable | LayerKind::Pointwise | LayerKind::InvertedResidual
     );
     if needs_channels && l.channels.is_none() && t.get("channels").is_none() {
         cx.err(

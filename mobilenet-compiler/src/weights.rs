@@ -7,13 +7,15 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
-use crate::model::{Layout, Network, Role};
+use crate::model::{Network, Role};
 use crate::spec::Naming;
 
 /// Tensors a weights file may hold that the network does not use and that are ignored
 /// silently: PyTorch's BatchNorm step counter.
 pub fn is_ignorable(naming: Naming, name: &str) -> bool {
-    naming == Naming::Pytorch && name.ends_with(".num_batches_tracked")
+    crate::naming::scheme(naming)
+        .ignored_suffix()
+        .is_some_and(|s| name.ends_with(s))
 }
 
 /// Check a safetensors file against the network: every tensor the spec needs is present, f32,
@@ -48,14 +50,9 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
                     wrong.push(format!("`{}` is {:?}, expected F32 (convert the weights to float32, e.g. `model.float()`)", t.name, view.dtype()));
                 }
                 Some(view) if view.shape() != t.shape.as_slice() => {
-                    let layout = match t.layout {
-                        Layout::Oihw => " (PyTorch OIHW)",
-                        Layout::Ochw1 => " (PyTorch depthwise [C, 1, KH, KW])",
-                        Layout::Hwio => " (TF HWIO)",
-                        Layout::Hwc1 => " (TF depthwise [KH, KW, C, 1])",
-                        Layout::OutIn => " (PyTorch [out, in])",
-                        Layout::Vector => "",
-                    };
+                    let layout = t
+                        .layout
+                        .map_or(String::new(), |l| format!(" ({})", l.describe()));
                     wrong.push(format!(
                         "`{}` has shape {:?}, needs {:?}{layout}",
                         t.name,
@@ -170,14 +167,7 @@ pub fn random(net: &Network, seed: u64) -> Vec<u8> {
     for (layer, t) in net.tensors() {
         let mut rng = SplitMix(seed ^ fnv1a(&t.name));
         let n = t.numel();
-        let fan_in = match &layer.op {
-            crate::model::Op::Conv(c) => match c.kind {
-                crate::model::ConvKind::Full => c.kh * c.kw * c.cin,
-                crate::model::ConvKind::Depthwise => c.kh * c.kw,
-            },
-            crate::model::Op::Fc { inputs, .. } => *inputs,
-            _ => 1,
-        };
+        let fan_in = layer.op.def().fan_in(layer);
         let (lo, hi) = match t.role {
             Role::Weight => {
                 let b = (6.0 / fan_in as f32).sqrt();

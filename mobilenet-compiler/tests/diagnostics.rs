@@ -102,15 +102,15 @@ fn wrong_type() {
 
 #[test]
 fn alpha_out_of_range() {
-    let text = BASE.replace("classes = 10", "classes = 10\nalpha = 1.5");
+    let text = BASE.replace("classes = 10", "classes = 10\nalpha = 4.5");
     assert_eq!(
         errors(&text),
-        vec!["4:9: width multiplier `alpha` must be in (0, 1], found 1.5"]
+        vec!["4:9: width multiplier `alpha` must be in (0, 4], found 4.5"]
     );
     let text = BASE.replace("classes = 10", "classes = 10\nalpha = 0");
     assert_eq!(
         errors(&text),
-        vec!["4:9: width multiplier `alpha` must be in (0, 1], found 0"]
+        vec!["4:9: width multiplier `alpha` must be in (0, 4], found 0"]
     );
 }
 
@@ -280,7 +280,7 @@ fn padding_larger_than_kernel() {
 fn every_error_is_reported() {
     // Five independent mistakes in one file: all five come back, in file order.
     let text = BASE
-        .replace("classes = 10", "classes = 10\nalpha = 2.0")
+        .replace("classes = 10", "classes = 10\nalpha = 5.0")
         .replace("stride = 2", "stride = 2\nkernal = 3")
         .replace("channels = 16", "channels = -16")
         .replace("global = true", "global = \"yes\"")
@@ -301,4 +301,133 @@ fn unreadable_file_is_an_error_not_a_panic() {
     assert!(e
         .render()
         .contains("cannot read spec file `/nonexistent/spec.toml`"));
+}
+
+/// A small v2-style spec: a stem, two inverted residual blocks, the 1x1-conv head.
+const V2: &str = r#"[model]
+input = [32, 32, 3]
+classes = 10
+channel_rounding = "divisible-by-8"
+
+[defaults]
+activation = "relu6"
+
+[[layer]]
+name = "stem"
+type = "conv"
+channels = 16
+stride = 2
+
+[[layer]]
+name = "block{n}"
+type = "inverted_residual"
+expansion = 6
+channels = 24
+stride = 2
+
+[[layer]]
+name = "block{n}"
+type = "inverted_residual"
+expansion = 6
+channels = 24
+repeat = 2
+
+[[layer]]
+name = "pool"
+type = "avgpool"
+global = true
+
+[[layer]]
+name = "logits"
+type = "pointwise"
+channels = 10
+scale_channels = false
+bias = true
+batch_norm = false
+activation = "none"
+"#;
+
+#[test]
+fn v2_base_is_valid() {
+    assert_eq!(errors(V2), Vec::<String>::new());
+    let net = compile_str("v2.toml", V2).unwrap();
+    // The repeated blocks (stride 1, 24 -> 24) have their residual fused; the first does not.
+    let fused = net
+        .layers
+        .iter()
+        .filter(|l| l.op.conv().is_some_and(|c| c.residual))
+        .count();
+    assert_eq!(fused, 2);
+}
+
+#[test]
+fn v2_residual_that_cannot_match_is_an_error_at_the_key() {
+    // Stride 2: the output is smaller than the input.
+    let text = V2.replacen(
+        "channels = 24\nstride = 2",
+        "channels = 24\nstride = 2\nresidual = true",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        vec!["21:12: block `block2`: `residual = true` needs the block's input and output to have the same shape, but its stride is 2x2, so its output is smaller than its input"]
+    );
+    // Stride 1 but 16 -> 24 channels.
+    let text = V2.replacen(
+        "channels = 24\nstride = 2",
+        "channels = 24\nresidual = true",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        vec!["20:12: block `block2`: `residual = true` needs the block's input and output to have the same shape, but its input has 16 channels and its output 24"]
+    );
+    let r = render(&text);
+    assert!(r.contains("the skip connection cannot match"), "{r}");
+    assert!(r.contains("help: remove `residual`"), "{r}");
+}
+
+#[test]
+fn v2_block_keys_are_checked() {
+    let text = V2.replacen(
+        "expansion = 6\nchannels = 24\nstride = 2",
+        "expansion = 0\nchannels = 24\nstride = 2\nbias = true",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        vec![
+            "18:13: `expansion` must be at least 1, found 0",
+            "21:1: unknown key `bias` in an `inverted_residual` layer",
+        ]
+    );
+    let text = V2.replacen(
+        "expansion = 6\nchannels = 24\nstride = 2",
+        "expansion = 6\nstride = 2",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        vec!["17:8: layer #2 (`inverted_residual`) has no `channels`"]
+    );
+    let text = V2.replacen(
+        "expansion = 6\nchannels = 24\nrepeat = 2",
+        "expansion = 6\nchannels = 24\nrepeat = 2\nscale_channels = \"down\"",
+        1,
+    );
+    let e = errors(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("28:18: unknown scale_channels \"down\""),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn negative_name_offset_is_an_error() {
+    let text = V2.replace("name = \"stem\"", "name = \"stem{i-1}\"");
+    assert_eq!(
+        errors(&text),
+        vec!["10:8: `{i-1}` in the name is negative for this layer (0-based position 0)"]
+    );
 }

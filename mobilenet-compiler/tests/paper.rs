@@ -216,28 +216,3 @@ fn width_multiplier_rounding_rules() {
         "classes are not scaled"
     );
 }
-
-#[test]
-fn memory_plan_two_ended() {
-    let net = spec("v1_alpha100.toml");
-    let p = &net.plan;
-    // Largest adjacent pair: 112x112x32 (dw1 out) + 112x112x64 (pw1 out).
-    assert_eq!(p.arena_len, 112 * 112 * 32 + 112 * 112 * 64);
-    assert!(p.arena_len <= p.pingpong_len);
-    assert!(p.pingpong_len < p.naive_len);
-    // Consecutive arena outputs never overlap.
-    let mut prev: Option<(usize, usize)> = None;
-    for loc in &p.outputs {
-        if let mobilenet_compiler::model::Loc::Arena { offset, len } = *loc {
-            assert!(offset + len <= p.arena_len);
-            if let Some((po, pl)) = prev {
-                assert!(offset >= po + pl || offset + len <= po, "overlap");
-            }
-            prev = Some((offset, len));
-        }
-    }
-    assert_eq!(
-        p.outputs.last(),
-        Some(&mobilenet_compiler::model::Loc::Output)
-    );
-}

@@ -50,6 +50,27 @@ pub enum Kind {
     },
 }
 
+impl Kind {
+    /// The number of packed weight and bias values this layer takes in the parameter buffer
+    /// (before alignment): the single definition the compiler lays the buffer out with.
+    pub const fn packed_len(&self) -> (usize, usize) {
+        match *self {
+            Kind::Conv { kh, kw, ci, co } => (kh * kw * ci * co, co),
+            Kind::Pointwise { ci, co } => (pack::pointwise_len(ci, co), co),
+            Kind::Depthwise { kh, kw, c } => (kh * kw * c, c),
+            Kind::Fc { inputs, outputs } => (inputs * outputs, outputs),
+        }
+    }
+}
+
+/// Every layer's packed weights and bias start at a multiple of this many f32 values (64
+/// bytes) in the parameter buffer.
+pub const PARAM_ALIGN: usize = 16;
+
+/// The tensors a PyTorch `state_dict` holds that no layer uses and that loading skips:
+/// BatchNorm's step counters, `<bn>.num_batches_tracked`.
+pub const PYTORCH_IGNORED_SUFFIX: &str = ".num_batches_tracked";
+
 /// Names of a batch norm's tensors, and its epsilon.
 #[derive(Clone, Copy, Debug)]
 pub struct BnNames {

@@ -60,6 +60,40 @@ pub enum SrcLayout {
 }
 
 impl SrcLayout {
+    /// Every layout.
+    pub const ALL: [SrcLayout; 6] = [
+        SrcLayout::Oihw,
+        SrcLayout::Hwio,
+        SrcLayout::Hwc1,
+        SrcLayout::Ochw1,
+        SrcLayout::OutIn,
+        SrcLayout::InOut,
+    ];
+
+    /// Lowercase identifier of the layout, e.g. `"oihw"`, `"out_in"` (as in JSON reports).
+    pub fn key(&self) -> &'static str {
+        match self {
+            SrcLayout::Oihw => "oihw",
+            SrcLayout::Hwio => "hwio",
+            SrcLayout::Hwc1 => "hwc1",
+            SrcLayout::Ochw1 => "ochw1",
+            SrcLayout::OutIn => "out_in",
+            SrcLayout::InOut => "in_out",
+        }
+    }
+
+    /// Where the layout comes from, e.g. `"PyTorch OIHW"`, for error messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            SrcLayout::Oihw => "PyTorch OIHW",
+            SrcLayout::Hwio => "TF HWIO",
+            SrcLayout::Hwc1 => "TF depthwise [KH, KW, C, 1]",
+            SrcLayout::Ochw1 => "PyTorch depthwise [C, 1, KH, KW]",
+            SrcLayout::OutIn => "PyTorch [out, in]",
+            SrcLayout::InOut => "Keras [in, out]",
+        }
+    }
+
     /// Short name of the layout, e.g. `"OIHW"`.
     pub fn name(&self) -> &'static str {
         match self {

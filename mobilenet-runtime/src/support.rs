@@ -26,6 +26,10 @@ pub struct Aligned<T: ?Sized>(pub T);
 
 /// Splitting the scratch arena into a layer's input and output regions.
 pub mod arena {
+    /// Activation offsets in the arena are multiples of this many f32 values (64 bytes): the
+    /// compiler's memory planner aligns to it.
+    pub const ALIGN: usize = 16;
+
     /// Borrow `arena[in_off..in_off + in_len]` immutably and `arena[out_off..out_off + out_len]`
     /// mutably. The memory plan guarantees the two regions are disjoint; generated code passes
     /// constants, so this compiles to two pointer offsets.
@@ -41,14 +45,37 @@ pub mod arena {
         out_off: usize,
         out_len: usize,
     ) -> (&[f32], &mut [f32]) {
-        if in_off + in_len <= out_off {
-            let (lo, hi) = arena.split_at_mut(out_off);
-            (&lo[in_off..in_off + in_len], &mut hi[..out_len])
-        } else {
-            assert!(out_off + out_len <= in_off, "arena regions overlap");
-            let (lo, hi) = arena.split_at_mut(in_off);
-            (&hi[..in_len], &mut lo[out_off..out_off + out_len])
-        }
+        let ([x], y) = regions(arena, [(in_off, in_len)], out_off, out_len);
+        (x, y)
+    }
+
+    /// Borrow `N` regions `(offset, len)` of the arena immutably (they may overlap each other)
+    /// and `arena[out_off..out_off + out_len]` mutably, e.g. the two operands of an addition and
+    /// its result.
+    ///
+    /// # Panics
+    ///
+    /// If a read region overlaps the output region or a region leaves the arena (a bug in the
+    /// memory plan).
+    #[inline(always)]
+    pub fn regions<const N: usize>(
+        arena: &mut [f32],
+        reads: [(usize, usize); N],
+        out_off: usize,
+        out_len: usize,
+    ) -> ([&[f32]; N], &mut [f32]) {
+        let (lo, rest) = arena.split_at_mut(out_off);
+        let (out, hi) = rest.split_at_mut(out_len);
+        let (lo, hi) = (&*lo, &*hi);
+        let reads = reads.map(|(off, len)| {
+            if off + len <= out_off {
+                &lo[off..off + len]
+            } else {
+                assert!(off >= out_off + out_len, "arena regions overlap");
+                &hi[off - out_off - out_len..][..len]
+            }
+        });
+        (reads, out)
     }
 }
 
@@ -86,6 +113,27 @@ mod tests {
         let (x, y) = split(&mut a, 6, 4, 0, 6);
         assert_eq!(x[0], 60.0);
         assert_eq!(y.len(), 6);
+    }
+
+    #[test]
+    fn regions_two_reads() {
+        let mut a = [0.0f32; 12];
+        for (i, v) in a.iter_mut().enumerate() {
+            *v = i as f32;
+        }
+        let ([x, z], y) = super::arena::regions(&mut a, [(8, 4), (0, 2)], 2, 6);
+        assert_eq!(x, &[8.0, 9.0, 10.0, 11.0]);
+        assert_eq!(z, &[0.0, 1.0]);
+        assert_eq!(y.len(), 6);
+        y[0] = -1.0;
+        assert_eq!(a[2], -1.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "overlap")]
+    fn regions_reject_overlap() {
+        let mut a = [0.0f32; 12];
+        let _ = super::arena::regions(&mut a, [(8, 4), (1, 2)], 2, 6);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! files, over weights that build.rs writes into OUT_DIR. Shared helpers live here.
 
 use mobilenet_runtime::kernels::Isa;
-use mobilenet_runtime::safetensors::{Dtype, SafeTensors};
+use mobilenet_runtime::safetensors::{unescaped_eq, Dtype, SafeTensors};
 
 /// The instruction sets the tests run on this CPU: every supported one, scalar included.
 ///
@@ -55,8 +55,21 @@ fn f32s(data: &[u8]) -> Vec<f32> {
         .collect()
 }
 
-/// Read `mobilenet-tests/fixtures/<name>.safetensors`.
-pub fn fixture(name: &str) -> Fixture {
+/// The "hash" input of the large fixtures (`input_kind = "hash"` in their metadata): element i
+/// of the flat NHWC input is `((i * 2654435761) mod 2^32) / 2^32 * 2 - 1`, exact in f64 and
+/// rounded once to f32, as `scripts/make_fixtures.py` computes it.
+pub fn hash_input(len: usize) -> Vec<f32> {
+    (0..len)
+        .map(|i| {
+            let h = (i as u64).wrapping_mul(2_654_435_761) % (1u64 << 32);
+            (h as f64 / 4_294_967_296.0 * 2.0 - 1.0) as f32
+        })
+        .collect()
+}
+
+/// Read `mobilenet-tests/fixtures/<name>.safetensors`; a fixture without a stored `input`
+/// (metadata `input_kind = "hash"`) gets [`hash_input`] of `input_len` values.
+pub fn fixture(name: &str, input_len: usize) -> Fixture {
     let path = format!("{}/fixtures/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
     let bytes = std::fs::read(&path)
         .unwrap_or_else(|e| panic!("{path}: {e}; regenerate with scripts/make_fixtures.py"));
@@ -66,8 +79,21 @@ pub fn fixture(name: &str) -> Fixture {
         assert_eq!(t.dtype, Dtype::F32);
         f32s(t.data)
     };
+    let hashed = st
+        .metadata()
+        .any(|(k, v)| unescaped_eq(k, "input_kind") && unescaped_eq(v, "hash"));
+    let input = if hashed {
+        assert!(
+            st.get("input").is_none(),
+            "{path}: a hash-input fixture stores an input"
+        );
+        hash_input(input_len)
+    } else {
+        get("input")
+    };
+    assert_eq!(input.len(), input_len, "{path}: input size");
     Fixture {
-        input: get("input"),
+        input,
         output: get("output"),
     }
 }

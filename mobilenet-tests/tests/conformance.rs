@@ -25,6 +25,17 @@ mobilenet_macros::mobilenet!(
     name = "v1_a075_r128"
 );
 
+mobilenet_macros::mobilenet!(
+    spec = "../specs/v2_alpha100.toml",
+    weights = "$OUT_DIR/v2_a100_r224.safetensors",
+    name = "v2_a100_r224"
+);
+mobilenet_macros::mobilenet!(
+    spec = "specs/v2_a035_r96.toml",
+    weights = "$OUT_DIR/v2_a035_r96.safetensors",
+    name = "v2_a035_r96"
+);
+
 const TOL: f32 = 1e-4;
 
 /// Forcing an ISA is process-wide: the conformance tests take turns.
@@ -37,7 +48,7 @@ macro_rules! conformance {
         #[test]
         fn $test() {
             let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-            let fx = fixture($fixture);
+            let fx = fixture($fixture, $m::INPUT_LEN);
             let model = $m::Model::embedded();
             let input: &[f32; $m::INPUT_LEN] =
                 fx.input.as_slice().try_into().expect("fixture input size");
@@ -92,6 +103,17 @@ conformance!(
     v1_alpha075_res128_matches_onnxruntime,
     v1_a075_r128,
     "v1_a075_r128"
+);
+
+conformance!(
+    v2_alpha100_res224_matches_onnxruntime,
+    v2_a100_r224,
+    "v2_a100_r224"
+);
+conformance!(
+    v2_alpha035_res96_matches_onnxruntime,
+    v2_a035_r96,
+    "v2_a035_r96"
 );
 
 #[test]

@@ -122,12 +122,32 @@ fn check_pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT:
     });
 }
 
-fn check_fc<const IN: usize, const OUT: usize>() {
+fn check_pointwise_add<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>() {
+    let x = data(HW * CI, 7, 1.0);
+    let w = data(pointwise_len(CI, CO), 8, (3.0 / CI as f32).sqrt());
+    let b = data(CO, 9, 0.1);
+    let skip = data(HW * CO, 19, 1.0);
+    let what = format!("pointwise_add {HW}x{CI} -> {CO} act{ACT}");
+    compare(&what, HW * CO, |y| {
+        y.copy_from_slice(&skip);
+        kernels::pointwise_add::<HW, CI, CO, ACT>(&x, &w, &b, y)
+    });
+}
+
+fn check_add<const N: usize, const ACT: u8>() {
+    let a = data(N, 20, 1.0);
+    let b = data(N, 21, 1.0);
+    compare(&format!("add {N} act{ACT}"), N, |y| {
+        kernels::add::<N, ACT>(&a, &b, y)
+    });
+}
+
+fn check_fully_connected<const IN: usize, const OUT: usize, const ACT: u8>() {
     let x = data(IN, 10, 1.0);
     let w = data(IN * OUT, 11, (3.0 / IN as f32).sqrt());
     let b = data(OUT, 12, 0.1);
-    compare(&format!("fc {IN} -> {OUT}"), OUT, |y| {
-        kernels::fully_connected::<IN, OUT, 0>(&x, &w, &b, y)
+    compare(&format!("fc {IN} -> {OUT} act{ACT}"), OUT, |y| {
+        kernels::fully_connected::<IN, OUT, ACT>(&x, &w, &b, y)
     });
 }
 
@@ -154,4 +174,14 @@ fn every_layer_shape_in_specs_matches_scalar() {
     const { assert!(SHAPES > 50, "too few layer shapes found in specs/") };
     check_all_layer_shapes();
     eprintln!("{SHAPES} kernel shapes checked on {:?}", isas_to_test());
+}
+
+#[test]
+fn standalone_add_matches_scalar() {
+    // No spec has an add the compiler could not fuse into a pointwise conv yet; check the kernel
+    // on odd, vector-multiple and large lengths with each activation.
+    check_add::<1, 0>();
+    check_add::<37, 2>();
+    check_add::<64, 1>();
+    check_add::<200_704, 0>();
 }

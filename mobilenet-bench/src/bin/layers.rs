@@ -1,5 +1,5 @@
 //! `layers [--isa scalar|avx2] [--filter TEXT]`: minimum time and GFLOP/s of every distinct
-//! layer kernel of MobileNet v1 1.0/224 and 0.25/128 (a quick per-layer view; the criterion
+//! layer kernel of the benchmarked networks (v1 1.0/224, v1 0.25/128, v2 1.0/224) (a quick per-layer view; the criterion
 //! bench `kernels` measures the same shapes more carefully).
 
 use std::time::Instant;
@@ -49,9 +49,9 @@ fn main() {
     }
     println!("ISA: {}", kernels::active_isa());
     macro_rules! each {
-        ($kind:ident, $name:expr, $($d:expr),*) => {
+        ($kind:ident, $name:expr, $ma:expr, $($d:expr),*) => {
             if $name.contains(filter.as_str()) {
-                with_layer_kernel!($kind, |run: &mut dyn FnMut(), ma: u64| report($name, ma, time(run)), $($d),*);
+                with_layer_kernel!($kind, |run: &mut dyn FnMut(), ma: u64| report($name, ma, time(run)), $ma, $($d),*);
             }
         };
     }

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use mobilenet_bench::{median, random_weights, v1_0_25_128, v1_1_0_224};
+use mobilenet_bench::{median, random_weights, v1_0_25_128, v1_1_0_224, v2_1_0_224};
 use mobilenet_runtime::kernels::{self, Isa};
 
 macro_rules! run {
@@ -53,7 +53,7 @@ macro_rules! run {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let network = args.get(1).cloned().unwrap_or_else(|| {
-        eprintln!("usage: timing <v1_1_0_224|v1_0_25_128> [--weights FILE] [--input FILE] [--iters N] [--isa scalar|avx2]");
+        eprintln!("usage: timing <v1_1_0_224|v1_0_25_128|v2_1_0_224> [--weights FILE] [--input FILE] [--iters N] [--isa scalar|avx2]");
         std::process::exit(2);
     });
     let mut weights: Option<Vec<u8>> = None;
@@ -94,6 +94,12 @@ fn main() {
         "v1_0_25_128" => run!(
             v1_0_25_128,
             weights.as_deref().unwrap_or(random_weights("v1_0_25_128")),
+            input,
+            iters
+        ),
+        "v2_1_0_224" => run!(
+            v2_1_0_224,
+            weights.as_deref().unwrap_or(random_weights("v2_1_0_224")),
             input,
             iters
         ),

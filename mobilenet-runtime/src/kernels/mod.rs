@@ -338,6 +338,36 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
     dispatch!(pointwise::<HW, CI, CO, ACT>(input, weights, bias, out))
 }
 
+/// Pointwise convolution with a fused residual add (MobileNet v2's linear bottleneck
+/// projection followed by its skip connection): `out` holds the residual on entry and receives
+/// `act(residual + bias + W x)`, the residual read where the result is stored, in the same pass.
+///
+/// Operands as [`pointwise`]; `out` is `[HW][CO]` on entry and exit.
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline(always)]
+pub fn pointwise_add<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    dispatch!(pointwise_add::<HW, CI, CO, ACT>(input, weights, bias, out))
+}
+
+/// Elementwise addition of two activations of `N` values: `out = act(a + b)` (a residual
+/// connection that could not be fused into a pointwise kernel).
+///
+/// # Panics
+///
+/// If any slice length is not `N`.
+#[inline(always)]
+pub fn add<const N: usize, const ACT: u8>(a: &[f32], b: &[f32], out: &mut [f32]) {
+    dispatch!(add::<N, ACT>(a, b, out))
+}
+
 /// Average pooling without padding: each `KH x KW` window lies entirely
 /// inside the input and its mean is `sum / (KH * KW)`.
 ///

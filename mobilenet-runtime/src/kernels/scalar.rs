@@ -153,39 +153,74 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
     bias: &[f32],
     out: &mut [f32],
 ) {
+    pointwise_impl::<HW, CI, CO, ACT, false>("pointwise", input, weights, bias, out)
+}
+
+/// Scalar [`kernels::pointwise_add`](crate::kernels::pointwise_add): `out` holds the residual
+/// on entry and receives `act(residual + bias + W x)`.
+pub fn pointwise_add<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    pointwise_impl::<HW, CI, CO, ACT, true>("pointwise_add", input, weights, bias, out)
+}
+
+fn pointwise_impl<
+    const HW: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+    const RES: bool,
+>(
+    kernel: &'static str,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
     use crate::pack::PANEL;
-    check_len("pointwise", "input", input.len(), HW * CI);
+    check_len(kernel, "input", input.len(), HW * CI);
     check_len(
-        "pointwise",
+        kernel,
         "weights",
         weights.len(),
         crate::pack::pointwise_len(CI, CO),
     );
-    check_len("pointwise", "bias", bias.len(), CO);
-    check_len("pointwise", "out", out.len(), HW * CO);
+    check_len(kernel, "bias", bias.len(), CO);
+    check_len(kernel, "out", out.len(), HW * CO);
     if CO == 0 {
         return;
     }
+    let start = |acc: &mut [f32]| {
+        if RES {
+            for (a, &b) in acc.iter_mut().zip(bias) {
+                *a += b;
+            }
+        } else {
+            acc.copy_from_slice(bias);
+        }
+    };
     // Weights are panels of 16 output channels, [CO/16][CI][16]: one panel at a time.
-    for (px, acc) in input.chunks_exact(CI.max(1)).zip(out.chunks_exact_mut(CO)) {
-        acc.copy_from_slice(bias);
-        if CI > 0 {
-            for (p, panel) in weights.chunks_exact(CI * PANEL).enumerate() {
-                let n = (CO - p * PANEL).min(PANEL);
-                let acc = &mut acc[p * PANEL..p * PANEL + n];
-                for (&a, w_row) in px.iter().zip(panel.chunks_exact(PANEL)) {
-                    axpy(acc, a, &w_row[..n]);
-                }
+    if CI == 0 {
+        // `chunks_exact(0)` is not allowed: every pixel is the (residual plus) bias.
+        for acc in out.chunks_exact_mut(CO) {
+            start(acc);
+            activate_all::<ACT>(acc);
+        }
+        return;
+    }
+    for (px, acc) in input.chunks_exact(CI).zip(out.chunks_exact_mut(CO)) {
+        start(acc);
+        for (p, panel) in weights.chunks_exact(CI * PANEL).enumerate() {
+            let n = (CO - p * PANEL).min(PANEL);
+            let acc = &mut acc[p * PANEL..p * PANEL + n];
+            for (&a, w_row) in px.iter().zip(panel.chunks_exact(PANEL)) {
+                axpy(acc, a, &w_row[..n]);
             }
         }
         activate_all::<ACT>(acc);
-    }
-    if CI == 0 {
-        // `chunks_exact(1)` of an empty input yields nothing: every pixel is the bias.
-        for acc in out.chunks_exact_mut(CO) {
-            acc.copy_from_slice(bias);
-            activate_all::<ACT>(acc);
-        }
     }
 }
 
@@ -248,6 +283,16 @@ pub fn avgpool<
                 *o /= count;
             }
         }
+    }
+}
+
+/// Scalar [`kernels::add`](super::add).
+pub fn add<const N: usize, const ACT: u8>(a: &[f32], b: &[f32], out: &mut [f32]) {
+    check_len("add", "a", a.len(), N);
+    check_len("add", "b", b.len(), N);
+    check_len("add", "out", out.len(), N);
+    for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+        *o = activate::<ACT>(x + y);
     }
 }
 

@@ -80,8 +80,8 @@ fn lanes<S: Simd>(n: usize, v: usize) -> usize {
 /// packed k-major); `b` the first weight panel's rows for these input channels (`[kc][16]`,
 /// the tile's following panels `CI * 16` values apart); `c` the output tile (row stride `CO`),
 /// of which the first `n` (1..=NV*L) columns are stored. The first pass (`first`) starts from
-/// the bias, later passes from the partial sums in `c`; the activation is applied on the last
-/// pass only.
+/// the bias (with `RES`, from the bias plus the residual that `c` holds on entry), later passes
+/// from the partial sums in `c`; the activation is applied on the last pass only.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile<
@@ -93,6 +93,7 @@ unsafe fn tile<
     const CI: usize,
     const CO: usize,
     const ACT: u8,
+    const RES: bool,
 >(
     kc: usize,
     a: *const f32,
@@ -118,6 +119,17 @@ unsafe fn tile<
                 }
             }
             acc = [bv; R];
+            if RES {
+                // The output tile holds the residual: start from residual + bias.
+                for (r, row) in acc.iter_mut().enumerate() {
+                    for (v, x) in row.iter_mut().enumerate() {
+                        let m = lanes::<S>(n, v);
+                        if m > 0 {
+                            *x = S::add(*x, S::load_n(c.add(r * CO + v * S::LANES), m));
+                        }
+                    }
+                }
+            }
         } else {
             for (r, row) in acc.iter_mut().enumerate() {
                 for (v, x) in row.iter_mut().enumerate() {
@@ -203,6 +215,7 @@ pub(crate) unsafe fn pointwise_rows<
     const CI: usize,
     const CO: usize,
     const ACT: u8,
+    const RES: bool,
 >(
     Rows {
         m,
@@ -239,7 +252,7 @@ pub(crate) unsafe fn pointwise_rows<
                 if p + np <= p1 {
                     let n = n.min(NV * S::LANES);
                     if direct {
-                        tile::<S, R, NV, 1, CI, CI, CO, ACT>(
+                        tile::<S, R, NV, 1, CI, CI, CO, ACT, RES>(
                             kc,
                             a.add(m * CI + k0),
                             wp,
@@ -250,13 +263,15 @@ pub(crate) unsafe fn pointwise_rows<
                             last,
                         );
                     } else {
-                        tile::<S, R, NV, R, 1, CI, CO, ACT>(kc, buf, wp, bp, cp, n, first, last);
+                        tile::<S, R, NV, R, 1, CI, CO, ACT, RES>(
+                            kc, buf, wp, bp, cp, n, first, last,
+                        );
                     }
                     p += np;
                 } else {
                     let n = n.min(PANEL);
                     if direct {
-                        tile::<S, R, NV1, 1, CI, CI, CO, ACT>(
+                        tile::<S, R, NV1, 1, CI, CI, CO, ACT, RES>(
                             kc,
                             a.add(m * CI + k0),
                             wp,
@@ -267,7 +282,9 @@ pub(crate) unsafe fn pointwise_rows<
                             last,
                         );
                     } else {
-                        tile::<S, R, NV1, R, 1, CI, CO, ACT>(kc, buf, wp, bp, cp, n, first, last);
+                        tile::<S, R, NV1, R, 1, CI, CO, ACT, RES>(
+                            kc, buf, wp, bp, cp, n, first, last,
+                        );
                     }
                     p += 1;
                 }
@@ -294,6 +311,7 @@ pub(crate) unsafe fn pointwise<
     const CI: usize,
     const CO: usize,
     const ACT: u8,
+    const RES: bool,
 >(
     input: &[f32],
     weights: &[f32],
@@ -301,6 +319,7 @@ pub(crate) unsafe fn pointwise<
     out: &mut [f32],
     tail: impl Fn(Rows),
 ) {
+    let kernel = if RES { "pointwise_add" } else { "pointwise" };
     const {
         assert!(MR <= MAX_MR, "pointwise: MR exceeds the packing buffer");
     };
@@ -310,21 +329,25 @@ pub(crate) unsafe fn pointwise<
             "pointwise: tiles must cover whole 16-channel panels"
         );
     };
-    check_len("pointwise", "input", input.len(), HW * CI);
+    check_len(kernel, "input", input.len(), HW * CI);
     check_len(
-        "pointwise",
+        kernel,
         "weights",
         weights.len(),
         crate::pack::pointwise_len(CI, CO),
     );
-    check_len("pointwise", "bias", bias.len(), CO);
-    check_len("pointwise", "out", out.len(), HW * CO);
+    check_len(kernel, "bias", bias.len(), CO);
+    check_len(kernel, "out", out.len(), HW * CO);
     if CO == 0 || HW == 0 {
         return;
     }
     if CI == 0 {
-        // Degenerate: the output is the activated bias.
-        return super::scalar::pointwise::<HW, CI, CO, ACT>(input, weights, bias, out);
+        // Degenerate: the output is the activated bias (plus the residual).
+        return if RES {
+            super::scalar::pointwise_add::<HW, CI, CO, ACT>(input, weights, bias, out)
+        } else {
+            super::scalar::pointwise::<HW, CI, CO, ACT>(input, weights, bias, out)
+        };
     }
     let (a, w, b, c) = (
         input.as_ptr(),
@@ -357,7 +380,7 @@ pub(crate) unsafe fn pointwise<
                 buf,
             };
             for blk in 0..full {
-                pointwise_rows::<S, MR, NV, NV1, CI, CO, ACT>(rows(blk * MR));
+                pointwise_rows::<S, MR, NV, NV1, CI, CO, ACT, RES>(rows(blk * MR));
             }
             if !HW.is_multiple_of(MR) {
                 tail(rows(full * MR));
@@ -1238,6 +1261,38 @@ pub(crate) unsafe fn softmax<S: Simd, const N: usize>(x: &mut [f32]) {
 // Instantiation per instruction set
 // ---------------------------------------------------------------------------------------------
 
+/// Elementwise `out = act(a + b)` over `N` values.
+///
+/// # Safety
+///
+/// The ISA of `S`.
+#[inline(always)]
+pub(crate) unsafe fn add<S: Simd, const N: usize, const ACT: u8>(
+    a: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+) {
+    check_len("add", "a", a.len(), N);
+    check_len("add", "b", b.len(), N);
+    check_len("add", "out", out.len(), N);
+    let (pa, pb, po) = (a.as_ptr(), b.as_ptr(), out.as_mut_ptr());
+    // SAFETY: every access is at i..i+L <= N or a masked tail of N - i lanes, inside the three
+    // slices checked above to hold N values.
+    unsafe {
+        let mut i = 0;
+        while i + S::LANES <= N {
+            let v = S::add(S::load(pa.add(i)), S::load(pb.add(i)));
+            S::store(po.add(i), act::<S, ACT>(v));
+            i += S::LANES;
+        }
+        if i < N {
+            let n = N - i;
+            let v = S::add(S::load_n(pa.add(i), n), S::load_n(pb.add(i), n));
+            S::store_n(po.add(i), act::<S, ACT>(v), n);
+        }
+    }
+}
+
 /// Declares the public kernel entry points of one instruction set in the invoking module: the
 /// generic kernels above instantiated with the vector type `simd`, each entry compiled with
 /// `features` enabled. `pointwise` gives the micro-kernel tile (`mr` pixels x `nv` vectors,
@@ -1331,22 +1386,70 @@ macro_rules! isa_kernels {
             bias: &[f32],
             out: &mut [f32],
         ) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe { pointwise_impl::<HW, CI, CO, ACT, false>(input, weights, bias, out) }
+        }
+
+        #[doc = concat!($name, " [`kernels::pointwise_add`](crate::kernels::pointwise_add): the")]
+        /// pointwise GEMM with the residual (held by `out` on entry) added in the first pass.
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn pointwise_add<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe { pointwise_impl::<HW, CI, CO, ACT, true>(input, weights, bias, out) }
+        }
+
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[inline(always)]
+        unsafe fn pointwise_impl<
+            const HW: usize,
+            const CI: usize,
+            const CO: usize,
+            const ACT: u8,
+            const RES: bool,
+        >(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: &mut [f32],
+        ) {
             const { assert!([$($r),*].len() + 1 == $mr, "one tail per remainder 1..MR") };
-            // SAFETY: this function's contract is the instruction set, enabled here; the tail
-            // receives rows inside the checked slices from `vector::pointwise`.
+            // SAFETY: the caller runs with the instruction set enabled; the tail receives rows
+            // inside the checked slices from `vector::pointwise`.
             unsafe {
-                vector::pointwise::<$S, $mr, $nv, $nv1, HW, CI, CO, ACT>(
+                vector::pointwise::<$S, $mr, $nv, $nv1, HW, CI, CO, ACT, RES>(
                     input,
                     weights,
                     bias,
                     out,
                     // A constant scrutinee: only this layer's remainder is instantiated.
                     |rows| match const { HW % $mr } {
-                        $($r => vector::pointwise_rows::<$S, $r, $nv, $nv1, CI, CO, ACT>(rows),)*
+                        $($r => vector::pointwise_rows::<$S, $r, $nv, $nv1, CI, CO, ACT, RES>(rows),)*
                         _ => unreachable!(),
                     },
                 )
             }
+        }
+
+        #[doc = concat!($name, " [`kernels::add`](crate::kernels::add).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn add<const N: usize, const ACT: u8>(a: &[f32], b: &[f32], out: &mut [f32]) {
+            // SAFETY: this function's contract is the instruction set, enabled here.
+            unsafe { vector::add::<$S, N, ACT>(a, b, out) }
         }
 
         #[doc = concat!($name, " [`kernels::fully_connected`](crate::kernels::fully_connected).")]

@@ -1,0 +1,138 @@
+//! Full convolution (the first layer, Conv MobileNet's 3x3 blocks): `kernels::conv2d`, HWIO
+//! weights packed by the runtime, BN folded. Also the helpers the other conv ops share.
+
+use mobilenet_runtime::load::Kind;
+
+use super::{Form, Generic, KernelCall, OpDef};
+use crate::model::{Conv, ConvKind, Cost, Layer, Pad, TensorBinding};
+use crate::naming::{bindings, NamingScheme, Site, WeightKind};
+
+pub struct Conv2d;
+
+fn conv(l: &Layer) -> &Conv {
+    l.op.conv().expect("a conv op")
+}
+
+/// `Conv 3x3 s2`, `Conv DW 3x3 s1`, `Conv 1x1 s1 + add`.
+pub(super) fn describe(c: &Conv) -> String {
+    let kind = match c.kind {
+        ConvKind::Full => "Conv",
+        ConvKind::Depthwise => "Conv DW",
+    };
+    let stride = if c.sh == c.sw {
+        c.sh.to_string()
+    } else {
+        format!("{}x{}", c.sh, c.sw)
+    };
+    let add = if c.residual { " + add" } else { "" };
+    format!("{kind} {}x{} s{stride}{add}", c.kh, c.kw)
+}
+
+pub(super) fn category(c: &Conv) -> String {
+    match c.kind {
+        ConvKind::Full => format!("Conv {}x{}", c.kh, c.kw),
+        ConvKind::Depthwise => format!("Conv DW {}x{}", c.kh, c.kw),
+    }
+}
+
+pub(super) fn cost(l: &Layer) -> Cost {
+    let c = conv(l);
+    let hw = (l.output.h * l.output.w) as u64;
+    let weights = match c.kind {
+        ConvKind::Full => (c.kh * c.kw * c.cin * c.cout) as u64,
+        ConvKind::Depthwise => (c.kh * c.kw * c.cin) as u64,
+    };
+    Cost {
+        mult_adds: weights * hw,
+        weights,
+        biases: if c.bias { c.cout as u64 } else { 0 },
+        batch_norm: if c.batch_norm.is_some() {
+            4 * c.cout as u64
+        } else {
+            0
+        },
+    }
+}
+
+pub(super) fn weight_kind(c: &Conv) -> WeightKind {
+    match c.kind {
+        ConvKind::Full => WeightKind::Conv {
+            kh: c.kh,
+            kw: c.kw,
+            ci: c.cin,
+            co: c.cout,
+        },
+        ConvKind::Depthwise => WeightKind::Depthwise {
+            kh: c.kh,
+            kw: c.kw,
+            c: c.cout,
+        },
+    }
+}
+
+pub(super) fn tensors(l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
+    let c = conv(l);
+    bindings(scheme, at, weight_kind(c), c.bias, c.cout)
+}
+
+pub(super) fn fan_in(c: &Conv) -> usize {
+    match c.kind {
+        ConvKind::Full => c.kh * c.kw * c.cin,
+        ConvKind::Depthwise => c.kh * c.kw,
+    }
+}
+
+impl OpDef for Conv2d {
+    fn describe(&self, l: &Layer) -> String {
+        describe(conv(l))
+    }
+    fn category(&self, l: &Layer) -> String {
+        category(conv(l))
+    }
+    fn cost(&self, l: &Layer) -> Cost {
+        cost(l)
+    }
+    fn tensors(&self, l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
+        tensors(l, at, scheme)
+    }
+    fn load_kind(&self, l: &Layer) -> Option<Kind> {
+        let c = conv(l);
+        Some(Kind::Conv {
+            kh: c.kh,
+            kw: c.kw,
+            ci: c.cin,
+            co: c.cout,
+        })
+    }
+    fn fan_in(&self, l: &Layer) -> usize {
+        fan_in(conv(l))
+    }
+    fn pad(&self, l: &Layer) -> Option<Pad> {
+        Some(conv(l).pad)
+    }
+    fn kernel(&self, l: &Layer) -> KernelCall {
+        let c = conv(l);
+        let (i, o) = (l.input, l.output);
+        let d = Generic::Dim;
+        KernelCall {
+            kernel: "conv2d",
+            generics: vec![
+                d(i.h),
+                d(i.w),
+                d(i.c),
+                d(o.h),
+                d(o.w),
+                d(o.c),
+                d(c.kh),
+                d(c.kw),
+                d(c.sh),
+                d(c.sw),
+                d(c.pad.top),
+                d(c.pad.left),
+                Generic::Act(c.activation),
+            ],
+            form: Form::Params,
+            per_isa: true,
+        }
+    }
+}

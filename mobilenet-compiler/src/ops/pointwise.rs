@@ -1,0 +1,60 @@
+//! Pointwise (1x1, stride 1, unpadded) convolution: `kernels::pointwise`, the packed GEMM over
+//! 16-channel weight panels; with a fused residual (`Conv::residual`, MobileNet v2's projection
+//! plus skip connection) `kernels::pointwise_add`, whose output buffer holds the skip on entry.
+
+use mobilenet_runtime::load::Kind;
+
+use super::conv2d;
+use super::{hw, Form, Generic, KernelCall, OpDef};
+use crate::model::{Cost, Layer, Pad, TensorBinding};
+use crate::naming::{NamingScheme, Site};
+
+pub struct Pointwise;
+
+impl OpDef for Pointwise {
+    fn describe(&self, l: &Layer) -> String {
+        conv2d::describe(l.op.conv().expect("conv"))
+    }
+    fn category(&self, l: &Layer) -> String {
+        conv2d::category(l.op.conv().expect("conv"))
+    }
+    fn cost(&self, l: &Layer) -> Cost {
+        conv2d::cost(l)
+    }
+    fn tensors(&self, l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
+        conv2d::tensors(l, at, scheme)
+    }
+    fn load_kind(&self, l: &Layer) -> Option<Kind> {
+        let c = l.op.conv().expect("conv");
+        Some(Kind::Pointwise {
+            ci: c.cin,
+            co: c.cout,
+        })
+    }
+    fn fan_in(&self, l: &Layer) -> usize {
+        conv2d::fan_in(l.op.conv().expect("conv"))
+    }
+    fn pad(&self, l: &Layer) -> Option<Pad> {
+        Some(l.op.conv().expect("conv").pad)
+    }
+    fn kernel(&self, l: &Layer) -> KernelCall {
+        let c = l.op.conv().expect("conv");
+        let d = Generic::Dim;
+        let (kernel, form) = if c.residual {
+            ("pointwise_add", Form::ParamsAccumulate)
+        } else {
+            ("pointwise", Form::Params)
+        };
+        KernelCall {
+            kernel,
+            generics: vec![
+                d(hw(l.input)),
+                d(l.input.c),
+                d(l.output.c),
+                Generic::Act(c.activation),
+            ],
+            form,
+            per_isa: true,
+        }
+    }
+}
