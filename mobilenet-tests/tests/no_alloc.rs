@@ -34,33 +34,55 @@ mobilenet_macros::mobilenet!(
     weights = "$OUT_DIR/seed.safetensors",
     name = "seed"
 );
+mobilenet_macros::mobilenet!(
+    spec = "specs/v2_a035_r96.toml",
+    weights = "$OUT_DIR/v2_a035_r96.safetensors",
+    name = "v2"
+);
+
+/// Runs the given forward methods of `$m` three times after loading; returns the number of
+/// allocations they made.
+macro_rules! allocations_in_forward {
+    ($m:ident: $($method:ident),*) => {{
+        let model = $m::Model::embedded();
+        let mut scratch = $m::Model::new_scratch();
+        let input = vec![0.5f32; $m::INPUT_LEN];
+        let input: &[f32; $m::INPUT_LEN] = input.as_slice().try_into().unwrap();
+        let mut out = [0.0f32; $m::OUTPUT_LEN];
+        // The counter works: loading allocates.
+        let before_load = ALLOCS.load(Ordering::SeqCst);
+        let again = $m::Model::embedded();
+        assert!(
+            ALLOCS.load(Ordering::SeqCst) > before_load,
+            "the counting allocator is not active"
+        );
+        drop(again);
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            $(
+                model.$method(input, &mut out, &mut scratch);
+                assert!(out.iter().all(|v| v.is_finite()));
+            )*
+        }
+        ALLOCS.load(Ordering::SeqCst) - before
+    }};
+}
 
 #[test]
 fn forward_allocates_nothing() {
-    let model = seed::Model::embedded();
-    let mut scratch = seed::Model::new_scratch();
-    let input = vec![0.5f32; seed::INPUT_LEN];
-    let input: &[f32; seed::INPUT_LEN] = input.as_slice().try_into().unwrap();
-    let mut out = [0.0f32; seed::OUTPUT_LEN];
-    // The counter works: loading allocates.
-    let before_load = ALLOCS.load(Ordering::SeqCst);
-    let again = seed::Model::embedded();
-    assert!(
-        ALLOCS.load(Ordering::SeqCst) > before_load,
-        "the counting allocator is not active"
-    );
-    drop(again);
-
-    let before = ALLOCS.load(Ordering::SeqCst);
-    for _ in 0..3 {
-        model.forward(input, &mut out, &mut scratch);
-    }
-    let after = ALLOCS.load(Ordering::SeqCst);
     assert_eq!(
-        after - before,
+        allocations_in_forward!(seed: forward),
         0,
-        "forward allocated {} times",
-        after - before
+        "forward allocated"
     );
-    assert!(out.iter().all(|v| v.is_finite()));
+}
+
+#[test]
+fn v2_forward_allocates_nothing() {
+    // The graph's forward: skip values kept in the arena, residual adds fused, in place.
+    assert_eq!(
+        allocations_in_forward!(v2: forward, forward_logits),
+        0,
+        "forward allocated"
+    );
 }

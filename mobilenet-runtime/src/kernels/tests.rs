@@ -349,8 +349,16 @@ fn depthwise_matches_reference() {
     depthwise_case!(29, 27, 40, 15, 14, 3, 3, 2, 2, 1, 1, ACT_RELU6);
 }
 
+/// `pointwise` (or, with `add:`, `pointwise_add`, whose output buffer holds a residual on
+/// entry) against `act(conv(x) + bias [+ residual])` in f64.
 macro_rules! pointwise_case {
-    ($hw:literal, $ci:literal, $co:literal, $act:ident) => {{
+    ($hw:literal, $ci:literal, $co:literal, $act:ident) => {
+        pointwise_case!(@run pointwise, false, $hw, $ci, $co, $act)
+    };
+    (add: $hw:literal, $ci:literal, $co:literal, $act:ident) => {
+        pointwise_case!(@run pointwise_add, true, $hw, $ci, $co, $act)
+    };
+    (@run $kernel:ident, $residual:expr, $hw:literal, $ci:literal, $co:literal, $act:ident) => {{
         let s = ConvShape {
             h: $hw,
             w: 1,
@@ -364,21 +372,32 @@ macro_rules! pointwise_case {
             sw: 1,
             pt: 0,
             pl: 0,
-            act: $act,
+            act: ACT_NONE,
         };
         let mut rng = Rng::new(($hw * 31 + $ci * 7 + $co) as u64);
         let input = rng.vec($hw * $ci);
         let weights: Vec<f32> = rng.vec($ci * $co).iter().map(|v| v * 3.0).collect();
         let bias = rng.vec($co);
-        let want = ref_conv2d(&s, &input, &weights, &bias);
+        let skip: Vec<f32> = rng.vec($hw * $co).iter().map(|v| v * 4.0).collect();
+        let want: Expected = ref_conv2d(&s, &input, &weights, &bias)
+            .iter()
+            .zip(&skip)
+            .map(|(&(v, mag), &r)| {
+                let r = if $residual { r as f64 } else { 0.0 };
+                (act_ref($act, v + r), mag + r.abs())
+            })
+            .collect();
         for isa in isas() {
             let mut out = Guarded::new($hw * $co);
+            if $residual {
+                out.out().copy_from_slice(&skip);
+            }
             let packed = panels(&weights, $ci, $co);
             run_isa!(
                 isa,
-                pointwise::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, out.out())
+                $kernel::<$hw, $ci, $co, { $act }>(&input, &packed, &bias, out.out())
             );
-            let what = std::format!("{isa} pointwise {s:?}");
+            let what = std::format!("{isa} {} {s:?} act {}", stringify!($kernel), $act);
             assert_close(out.check(&what), &want, &what);
         }
     }};
@@ -415,6 +434,50 @@ fn pointwise_matches_reference() {
     pointwise_case!(30, 16, 56, ACT_RELU6);
     pointwise_case!(31, 5, 33, ACT_NONE);
     pointwise_case!(25, 1030, 50, ACT_RELU);
+}
+
+#[test]
+fn pointwise_add_matches_reference() {
+    pointwise_case!(add: 1, 1, 1, ACT_NONE);
+    pointwise_case!(add: 12, 7, 5, ACT_RELU6);
+    // Every AVX2 (6) and AVX-512 (12) pixel remainder, single and paired panels, ragged tails.
+    pointwise_case!(add: 7, 9, 24, ACT_NONE);
+    pointwise_case!(add: 11, 12, 19, ACT_RELU);
+    pointwise_case!(add: 23, 8, 96, ACT_NONE);
+    pointwise_case!(add: 49, 96, 32, ACT_NONE);
+    pointwise_case!(add: 31, 5, 33, ACT_RELU6);
+    // Several input-channel passes: the residual must enter once, in the first pass only.
+    pointwise_case!(add: 7, 1100, 20, ACT_NONE);
+    pointwise_case!(add: 13, 576, 96, ACT_NONE);
+}
+
+#[test]
+fn add_matches_reference() {
+    fn case<const N: usize, const ACT: u8>() {
+        let mut rng = Rng::new(N as u64 * 3 + ACT as u64);
+        let (a, b) = (rng.vec(N), rng.vec(N));
+        let want: Expected = a
+            .iter()
+            .zip(&b)
+            .map(|(&x, &y)| {
+                (
+                    act_ref(ACT, x as f64 + y as f64),
+                    (x.abs() + y.abs()) as f64,
+                )
+            })
+            .collect();
+        for isa in isas() {
+            let mut out = Guarded::new(N);
+            run_isa!(isa, add::<N, ACT>(&a, &b, out.out()));
+            let what = std::format!("{isa} add {N} act {ACT}");
+            assert_close(out.check(&what), &want, &what);
+        }
+    }
+    case::<1, ACT_NONE>();
+    case::<7, ACT_RELU>();
+    case::<16, ACT_RELU6>();
+    case::<33, ACT_NONE>();
+    case::<1000, ACT_RELU>();
 }
 
 macro_rules! fc_case {
