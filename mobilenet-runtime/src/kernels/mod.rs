@@ -21,9 +21,19 @@
 
 pub mod scalar;
 
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[cfg(any(
+    target_arch = "x86",
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
 mod simd;
-#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[cfg(any(
+    target_arch = "x86",
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
 mod vector;
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -32,63 +42,119 @@ pub mod avx2;
 pub mod avx512;
 #[cfg(all(feature = "emulate-avx512", target_arch = "x86_64"))]
 pub mod avx512_emulated;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub mod simd128;
 
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-/// Instruction-set family a kernel implementation is written for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Isa {
-    /// Portable scalar Rust ([`scalar`]); relies on compiler auto-vectorization.
-    Scalar,
-    /// x86-64 AVX2 with FMA ([`avx2`]).
-    Avx2,
-    /// x86-64 AVX-512F ([`avx512`]).
-    Avx512,
-    /// The AVX-512 kernels' algorithm run on pairs of AVX2 registers, for testing those code
-    /// paths on CPUs without AVX-512 (`avx512_emulated`, with the `emulate-avx512` feature;
-    /// never chosen by [`best_isa`]).
-    Avx512Emulated,
+/// The instruction sets, in one table: `Variant = code, "name", module, cfg (the module exists),
+/// supported (expression), doc`. Everything else (the enum, [`Isa::ALL`], names, support checks,
+/// call counters and the dispatch of every kernel) is generated from it, so adding an ISA is a
+/// line here, its `Simd` implementation and its module of `isa_kernels!`. Best last.
+macro_rules! isa_table {
+    ($d:tt $($isa:ident = $code:literal, $name:literal, $module:ident, cfg($($cfg:tt)*), $supported:expr, $doc:literal;)*) => {
+        /// Instruction-set family a kernel implementation is written for.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Isa {
+            $(#[doc = $doc] $isa,)*
+        }
+
+        impl Isa {
+            /// Every instruction set this crate knows (on any target), best last.
+            pub const ALL: [Isa; [$($code),*].len()] = [$(Isa::$isa),*];
+
+            /// Short lowercase name of the instruction set, e.g. `"scalar"`.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(Isa::$isa => $name,)*
+                }
+            }
+
+            fn code(self) -> u8 {
+                match self {
+                    $(Isa::$isa => $code,)*
+                }
+            }
+
+            fn from_code(code: u8) -> Option<Isa> {
+                match code {
+                    $($code => Some(Isa::$isa),)*
+                    _ => None,
+                }
+            }
+
+            fn index(self) -> usize {
+                self.code() as usize - 1
+            }
+
+            /// Whether this build has kernels for this instruction set (its architecture and
+            /// features).
+            pub fn is_compiled(self) -> bool {
+                match self {
+                    $(Isa::$isa => cfg!($($cfg)*),)*
+                }
+            }
+
+            /// Whether this CPU (and build) can run the kernels of this instruction set: known at
+            /// compile time when the target enables the features (`-C target-cpu=native`,
+            /// `x86-64-v3`, `x86-64-v4`, aarch64's NEON, wasm's `simd128`), detected at run
+            /// time otherwise (with the `std` feature).
+            pub fn is_supported(self) -> bool {
+                match self {
+                    $(Isa::$isa => self.is_compiled() && $supported,)*
+                }
+            }
+        }
+
+        /// Kernel calls per instruction set (so tests can prove a forced ISA really ran).
+        static CALLS: [AtomicUsize; [$($code),*].len()] =
+            [const { AtomicUsize::new(0) }; [$($code),*].len()];
+
+        /// Calls kernel `$name` of instruction set `$isa` (which must be supported), counting
+        /// the call.
+        macro_rules! call_isa {
+            ($d isa:expr, $d name:ident::<$d($d g:tt),*>($d($d arg:expr),*)) => {{
+                match $d isa {
+                    $(
+                        #[cfg($($cfg)*)]
+                        Isa::$isa => {
+                            count(Isa::$isa);
+                            #[allow(unused_unsafe)]
+                            // SAFETY: callers pass only supported instruction sets (active_isa()
+                            // and the tests check `is_supported`); the scalar kernels are safe.
+                            let r = unsafe { $module::$d name::<$d($d g),*>($d($d arg),*) };
+                            r
+                        }
+                    )*
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("{} kernels are not compiled in", $d isa),
+                }
+            }};
+        }
+        #[allow(unused_imports)]
+        pub(crate) use call_isa;
+    };
 }
 
-impl Isa {
-    /// Every instruction set this build knows, best last.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Avx512Emulated, Isa::Avx2, Isa::Avx512];
-
-    /// Short lowercase name of the instruction set, e.g. `"scalar"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Isa::Scalar => "scalar",
-            Isa::Avx2 => "avx2",
-            Isa::Avx512 => "avx512",
-            Isa::Avx512Emulated => "avx512-emulated",
-        }
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Isa::Scalar => 1,
-            Isa::Avx2 => 2,
-            Isa::Avx512 => 3,
-            Isa::Avx512Emulated => 4,
-        }
-    }
-
-    fn index(self) -> usize {
-        self.code() as usize - 1
-    }
-
-    /// Whether this CPU (and build) can run the kernels of this instruction set: known at
-    /// compile time when the target enables the features (`-C target-cpu=native`,
-    /// `x86-64-v3`, `x86-64-v4`), detected at run time otherwise (with the `std` feature).
-    pub fn is_supported(self) -> bool {
-        match self {
-            Isa::Scalar => true,
-            Isa::Avx2 => avx2_supported(),
-            Isa::Avx512 => avx512_supported(),
-            Isa::Avx512Emulated => cfg!(feature = "emulate-avx512") && avx2_supported(),
-        }
-    }
+isa_table! { $
+    Scalar = 1, "scalar", scalar, cfg(all()), true,
+        "Portable scalar Rust ([`scalar`]); relies on compiler auto-vectorization.";
+    Avx512Emulated = 4, "avx512-emulated", avx512_emulated,
+        cfg(all(feature = "emulate-avx512", target_arch = "x86_64")), avx2_supported(),
+        "The AVX-512 kernels' algorithm run on pairs of AVX2 registers, for testing those code \
+         paths on CPUs without AVX-512 (`avx512_emulated`, with the `emulate-avx512` feature; \
+         never chosen by [`best_isa`]).";
+    Simd128 = 6, "simd128", simd128, cfg(all(target_arch = "wasm32", target_feature = "simd128")),
+        true, "WebAssembly 128-bit SIMD (`simd128`, 4 lanes; multiply and add unfused).";
+    Neon = 5, "neon", neon, cfg(target_arch = "aarch64"), true,
+        "aarch64 Advanced SIMD (`neon`, 4 lanes, fused multiply-add).";
+    Avx2 = 2, "avx2", avx2, cfg(any(target_arch = "x86", target_arch = "x86_64")), avx2_supported(),
+        "x86-64 AVX2 with FMA ([`avx2`]).";
+    Avx512 = 3, "avx512", avx512, cfg(target_arch = "x86_64"), avx512_supported(),
+        "x86-64 AVX-512F ([`avx512`]).";
 }
 
 impl core::fmt::Display for Isa {
@@ -134,8 +200,6 @@ fn avx512_supported() -> bool {
 
 /// 0 = not chosen yet, else `Isa::code`.
 static SELECTED: AtomicU8 = AtomicU8::new(0);
-/// Kernel calls per instruction set (so tests can prove a forced ISA really ran).
-static CALLS: [AtomicUsize; 4] = [const { AtomicUsize::new(0) }; 4];
 
 /// The best instruction set this CPU supports.
 pub fn best_isa() -> Isa {
@@ -150,12 +214,9 @@ pub fn best_isa() -> Isa {
 /// [`force_isa`], else the best supported one (chosen once, then cached).
 #[inline]
 pub fn active_isa() -> Isa {
-    match SELECTED.load(Ordering::Relaxed) {
-        1 => Isa::Scalar,
-        2 => Isa::Avx2,
-        3 => Isa::Avx512,
-        4 => Isa::Avx512Emulated,
-        _ => {
+    match Isa::from_code(SELECTED.load(Ordering::Relaxed)) {
+        Some(isa) => isa,
+        None => {
             let best = best_isa();
             SELECTED.store(best.code(), Ordering::Relaxed);
             best
@@ -194,34 +255,9 @@ fn count(isa: Isa) {
 
 /// Calls the variant of a kernel for the active instruction set.
 macro_rules! dispatch {
-    ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {{
-        match active_isa() {
-            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            Isa::Avx2 => {
-                count(Isa::Avx2);
-                // SAFETY: active_isa() returns Avx2 only when the CPU supports AVX2 and FMA.
-                unsafe { avx2::$name::<$($g),*>($($arg),*) }
-            }
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                count(Isa::Avx512);
-                // SAFETY: active_isa() returns Avx512 only when the CPU supports AVX-512F, AVX2
-                // and FMA.
-                unsafe { avx512::$name::<$($g),*>($($arg),*) }
-            }
-            #[cfg(all(feature = "emulate-avx512", target_arch = "x86_64"))]
-            Isa::Avx512Emulated => {
-                count(Isa::Avx512Emulated);
-                // SAFETY: active_isa() returns Avx512Emulated only when the CPU supports AVX2
-                // and FMA, all the emulation uses.
-                unsafe { avx512_emulated::$name::<$($g),*>($($arg),*) }
-            }
-            _ => {
-                count(Isa::Scalar);
-                scalar::$name::<$($g),*>($($arg),*)
-            }
-        }
-    }};
+    ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {
+        call_isa!(active_isa(), $name::<$($g),*>($($arg),*))
+    };
 }
 
 /// Panics unless a slice has the length the layer shape requires.

@@ -428,3 +428,220 @@ impl Simd for Avx2Pair {
         unsafe { [Avx2::min(a[0], b[0]), Avx2::min(a[1], b[1])] }
     }
 }
+
+/// aarch64 Advanced SIMD: 4 lanes in a `float32x4_t`, fused multiply-add. Partial vectors go
+/// through a small stack buffer (NEON has no masked loads); only tails use them.
+#[cfg(target_arch = "aarch64")]
+pub(crate) struct Neon;
+
+// SAFETY (every method of this impl): the trait's contract (NEON is part of every aarch64
+// target; pointers valid for LANES or n values; the `_n` variants touch only n values through
+// `copy_nonoverlapping` into or out of a local buffer).
+#[cfg(target_arch = "aarch64")]
+impl Simd for Neon {
+    const LANES: usize = 4;
+    type V = core::arch::aarch64::float32x4_t;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vdupq_n_f32(0.0) }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vdupq_n_f32(x) }
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vld1q_dup_f32(p) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vld1q_f32(p) }
+    }
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, n: usize) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe {
+            if n == 4 {
+                return core::arch::aarch64::vld1q_f32(p);
+            }
+            let mut buf = [0.0f32; 4];
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            core::arch::aarch64::vld1q_f32(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vst1q_f32(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f32, v: Self::V, n: usize) {
+        // SAFETY: see the impl.
+        unsafe {
+            if n == 4 {
+                return core::arch::aarch64::vst1q_f32(p, v);
+            }
+            let mut buf = [0.0f32; 4];
+            core::arch::aarch64::vst1q_f32(buf.as_mut_ptr(), v);
+            core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vfmaq_f32(c, a, b) }
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vaddq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vsubq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vmulq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vdivq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn round(a: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vrndnq_f32(a) }
+    }
+    #[inline(always)]
+    unsafe fn pow2i(n: Self::V) -> Self::V {
+        use core::arch::aarch64::*;
+        // SAFETY: see the impl.
+        unsafe {
+            let e = vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127));
+            vreinterpretq_f32_s32(vshlq_n_s32::<23>(e))
+        }
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V {
+        // IEEE maxNum: a NaN operand yields the other one.
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vmaxnmq_f32(a, b) }
+    }
+    #[inline(always)]
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::aarch64::vminnmq_f32(a, b) }
+    }
+}
+
+/// WebAssembly `simd128`: 4 lanes in a `v128`. There is no fused multiply-add in simd128
+/// (relaxed-simd's is not bit-stable across engines), so `fmadd` rounds twice here.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) struct Simd128;
+
+// SAFETY (every method of this impl): the trait's contract (the module is compiled only with
+// `simd128` enabled; pointers valid for LANES or n values; the `_n` variants touch only n
+// values through `copy_nonoverlapping` into or out of a local buffer).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl Simd for Simd128 {
+    const LANES: usize = 4;
+    type V = core::arch::wasm32::v128;
+
+    #[inline(always)]
+    unsafe fn zero() -> Self::V {
+        core::arch::wasm32::f32x4_splat(0.0)
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self::V {
+        core::arch::wasm32::f32x4_splat(x)
+    }
+    #[inline(always)]
+    unsafe fn broadcast(p: *const f32) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe { core::arch::wasm32::f32x4_splat(*p) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self::V {
+        // SAFETY: see the impl (wasm loads have no alignment requirement).
+        unsafe { core::arch::wasm32::v128_load(p as *const core::arch::wasm32::v128) }
+    }
+    #[inline(always)]
+    unsafe fn load_n(p: *const f32, n: usize) -> Self::V {
+        // SAFETY: see the impl.
+        unsafe {
+            if n == 4 {
+                return Self::load(p);
+            }
+            let mut buf = [0.0f32; 4];
+            core::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n);
+            Self::load(buf.as_ptr())
+        }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: Self::V) {
+        // SAFETY: see the impl.
+        unsafe { core::arch::wasm32::v128_store(p as *mut core::arch::wasm32::v128, v) }
+    }
+    #[inline(always)]
+    unsafe fn store_n(p: *mut f32, v: Self::V, n: usize) {
+        // SAFETY: see the impl.
+        unsafe {
+            if n == 4 {
+                return Self::store(p, v);
+            }
+            let mut buf = [0.0f32; 4];
+            Self::store(buf.as_mut_ptr(), v);
+            core::ptr::copy_nonoverlapping(buf.as_ptr(), p, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn fmadd(a: Self::V, b: Self::V, c: Self::V) -> Self::V {
+        use core::arch::wasm32::*;
+        f32x4_add(f32x4_mul(a, b), c)
+    }
+    #[inline(always)]
+    unsafe fn add(a: Self::V, b: Self::V) -> Self::V {
+        core::arch::wasm32::f32x4_add(a, b)
+    }
+    #[inline(always)]
+    unsafe fn sub(a: Self::V, b: Self::V) -> Self::V {
+        core::arch::wasm32::f32x4_sub(a, b)
+    }
+    #[inline(always)]
+    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V {
+        core::arch::wasm32::f32x4_mul(a, b)
+    }
+    #[inline(always)]
+    unsafe fn div(a: Self::V, b: Self::V) -> Self::V {
+        core::arch::wasm32::f32x4_div(a, b)
+    }
+    #[inline(always)]
+    unsafe fn round(a: Self::V) -> Self::V {
+        core::arch::wasm32::f32x4_nearest(a)
+    }
+    #[inline(always)]
+    unsafe fn pow2i(n: Self::V) -> Self::V {
+        use core::arch::wasm32::*;
+        let e = i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127));
+        i32x4_shl(e, 23)
+    }
+    #[inline(always)]
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V {
+        // pmax(b, a) = b < a ? a : b: a NaN in `a` yields `b`.
+        core::arch::wasm32::f32x4_pmax(b, a)
+    }
+    #[inline(always)]
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V {
+        // pmin(b, a) = a < b ? a : b: a NaN in `a` yields `b`.
+        core::arch::wasm32::f32x4_pmin(b, a)
+    }
+}

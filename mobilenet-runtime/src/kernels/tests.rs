@@ -159,27 +159,9 @@ fn assert_close(got: &[f32], want: &Expected, what: &str) {
 /// Runs `kernel::<...>(args)` with the variant of `isa` (which must be supported).
 macro_rules! run_isa {
     ($isa:expr, $name:ident::<$($g:tt),*>($($arg:expr),*)) => {{
-        match $isa {
-            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-            Isa::Avx2 => {
-                assert!(Isa::Avx2.is_supported());
-                // SAFETY: checked just above that the CPU supports AVX2 and FMA.
-                unsafe { avx2::$name::<$($g),*>($($arg),*) }
-            }
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                assert!(Isa::Avx512.is_supported());
-                // SAFETY: checked just above that the CPU supports AVX-512F, AVX2 and FMA.
-                unsafe { avx512::$name::<$($g),*>($($arg),*) }
-            }
-            #[cfg(all(feature = "emulate-avx512", target_arch = "x86_64"))]
-            Isa::Avx512Emulated => {
-                assert!(Isa::Avx512Emulated.is_supported());
-                // SAFETY: checked just above that the CPU supports AVX2 and FMA.
-                unsafe { avx512_emulated::$name::<$($g),*>($($arg),*) }
-            }
-            _ => scalar::$name::<$($g),*>($($arg),*),
-        }
+        let isa: Isa = $isa;
+        assert!(isa.is_supported(), "{isa} is not supported here");
+        call_isa!(isa, $name::<$($g),*>($($arg),*))
     }};
 }
 
@@ -313,6 +295,10 @@ fn conv2d_matches_reference() {
     conv_case!(10, 10, 3, 5, 5, 32, 3, 3, 2, 2, 0, 0, ACT_RELU6);
     conv_case!(9, 9, 3, 5, 5, 8, 3, 3, 2, 2, 1, 1, ACT_RELU);
     conv_case!(6, 6, 4, 6, 6, 45, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    // A trailing block of more than three vectors but not four whole ones (AVX2: 29 % 32 = 29
+    // channels, AVX-512: 61 % 64; 4 lanes: 45 % 16 = 13 above): once a missed tail.
+    conv_case!(6, 6, 3, 6, 6, 29, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    conv_case!(5, 5, 3, 3, 3, 61, 3, 3, 2, 2, 1, 1, ACT_NONE);
     conv_case!(5, 5, 8, 5, 5, 72, 3, 3, 1, 1, 1, 1, ACT_RELU);
     // 16-lane blocks: a full 64-wide block plus 1, 2 and 3 trailing vectors; the wide-input
     // path (more than 64 input channels).

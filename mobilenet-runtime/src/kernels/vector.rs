@@ -1012,7 +1012,12 @@ pub(crate) unsafe fn conv2d<
                 2 => conv_block::<S, 2, 4, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
                     x, wt, bs, y, c0, rest,
                 ),
-                _ => conv_block::<S, 3, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                3 => conv_block::<S, 3, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    x, wt, bs, y, c0, rest,
+                ),
+                // More than three vectors' worth but less than a whole block (e.g. 13 of 16
+                // channels with 4 lanes): four partial vectors.
+                _ => conv_block::<S, 4, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
                     x, wt, bs, y, c0, rest,
                 ),
             }
