@@ -28,10 +28,16 @@ fn main() {
                 std::process::exit(1);
             }
         },
+        #[cfg(feature = "demo-weights")]
         None => (
             include_bytes!(concat!(env!("OUT_DIR"), "/demo_weights.safetensors")).to_vec(),
             "random demo weights (the scores are meaningless)".to_string(),
         ),
+        #[cfg(not(feature = "demo-weights"))]
+        None => {
+            eprintln!("usage: quickstart <weights.safetensors> (built without the demo weights)");
+            std::process::exit(2);
+        }
     };
     let model = match v1_alpha075::Model::from_safetensors(&bytes) {
         Ok(m) => m,
