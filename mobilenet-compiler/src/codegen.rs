@@ -128,6 +128,12 @@ fn copy_into(src: Loc, dst: Loc) -> TokenStream {
     if src == dst {
         return quote!();
     }
+    if let (Loc::Arena { len: a, .. }, Loc::Arena { len: b, .. }) = (src, dst) {
+        assert_eq!(
+            a, b,
+            "an in-place kernel's preloaded input and output differ in size"
+        );
+    }
     match (src, dst) {
         (Loc::Arena { offset, len }, Loc::Arena { offset: to, .. }) => {
             let (a, b, t) = (lit(offset), lit(offset + len), lit(to));

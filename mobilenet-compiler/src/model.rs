@@ -1,6 +1,7 @@
-//! The analysed network: every layer with its shapes, padding, tensors, costs, and the memory
-//! plan. Produced by [`analyze`] from a parsed [`Spec`]; consumed by reports, code generation
-//! and weight import.
+//! The analysed network: a graph of values ([`crate::ir`]) and layers (ops reading values and
+//! writing one), each with its shapes, padding, tensors and costs, plus the memory plan.
+//! Produced by [`analyze`] from a parsed [`Spec`] (spec blocks lowered to ops here; what each op
+//! means is in [`crate::ops`]); consumed by reports, code generation and weight import.
 
 use std::ops::Range;
 
@@ -850,29 +851,6 @@ impl Analyzer<'_> {
         let st = self.conv_settings(ls, d);
         let t = ls.expansion.as_ref().map_or(1, |e| e.value);
         let cout = w.channels(ls, ls.channels.as_ref()?.value);
-        let stride_one = st.stride == [1, 1];
-        let can_add = stride_one && x.c == cout;
-        let residual = match &ls.residual {
-            Some(r) if r.value && !can_add => {
-                let why = if stride_one {
-                    format!("its input has {} channels and its output {cout}", x.c)
-                } else {
-                    format!(
-                        "its stride is {}x{}, so its output is smaller than its input",
-                        st.stride[0], st.stride[1]
-                    )
-                };
-                self.err(
-                    r.span.clone(),
-                    format!("block `{name}`: `residual = true` needs the block's input and output to have the same shape, but {why}"),
-                    "the skip connection cannot match",
-                    Some(format!("remove `residual` (it is added whenever stride is 1 and the channels agree), or make `channels` give {} with stride 1", x.c)),
-                );
-                return None;
-            }
-            Some(r) => r.value,
-            None => can_add,
-        };
         let expanded = t != 1;
         let conv = |kind, k: [usize; 2], s: [usize; 2], p, inp: Shape, cin, cout, act| Conv {
             kind,
@@ -938,6 +916,34 @@ impl Analyzer<'_> {
         let l = self.conv_layer(ls, n, name, shape, c, part)?;
         shape = l.output;
         cur = self.push(l, vec![cur]);
+        // The skip connection needs the block's output to have its input's shape: stride 1,
+        // the same channels, and padding that keeps the spatial size.
+        let residual = match &ls.residual {
+            Some(r) if r.value && shape != x => {
+                let why = if st.stride != [1, 1] {
+                    format!(
+                        "its stride is {}x{}, so its output is smaller than its input",
+                        st.stride[0], st.stride[1]
+                    )
+                } else if shape.c != x.c {
+                    format!("its input has {} channels and its output {}", x.c, shape.c)
+                } else {
+                    format!(
+                        "its padding changes the spatial size ({}x{} -> {}x{})",
+                        x.h, x.w, shape.h, shape.w
+                    )
+                };
+                self.err(
+                    r.span.clone(),
+                    format!("block `{name}`: `residual = true` needs the block's input and output to have the same shape, but {why}"),
+                    "the skip connection cannot match",
+                    Some(format!("remove `residual` (it is added whenever the shapes agree), or make the block keep its {x} input: stride 1, `channels` giving {}, padding \"same\"", x.c)),
+                );
+                return None;
+            }
+            Some(r) => r.value,
+            None => shape == x,
+        };
         if residual {
             let n = self.scheme.part_name(name, Part::ResidualAdd);
             let op = Op::Add {

@@ -388,6 +388,27 @@ fn v2_residual_that_cannot_match_is_an_error_at_the_key() {
 }
 
 #[test]
+fn v2_residual_needs_the_spatial_size_kept() {
+    // "valid" padding shrinks the repeated blocks' maps: no automatic residual, and asking for
+    // one is an error (a differential-test network once got a mismatched skip here).
+    let text = V2.replacen("repeat = 2", "repeat = 2\npadding = \"valid\"", 1);
+    let net = compile_str("v2.toml", &text).unwrap();
+    assert!(!net
+        .layers
+        .iter()
+        .any(|l| l.op.conv().is_some_and(|c| c.residual)));
+    let text = V2.replacen(
+        "repeat = 2",
+        "repeat = 2\npadding = \"valid\"\nresidual = true",
+        1,
+    );
+    assert_eq!(
+        errors(&text),
+        vec!["29:12: block `block3`: `residual = true` needs the block's input and output to have the same shape, but its padding changes the spatial size (8x8 -> 6x6)"]
+    );
+}
+
+#[test]
 fn v2_block_keys_are_checked() {
     let text = V2.replacen(
         "expansion = 6\nchannels = 24\nstride = 2",

@@ -1,0 +1,1 @@
+//! The differential test lives in `tests/random_nets.rs`; build.rs generates its networks.
