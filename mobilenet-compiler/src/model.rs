@@ -113,6 +113,35 @@ impl std::fmt::Display for PaddingMode {
 }
 
 impl Conv {
+    /// A convolution of an `input`-shaped map with its padding resolved; no bias, batch norm,
+    /// activation or residual (set them with struct update syntax).
+    pub fn new(
+        kind: ConvKind,
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: PaddingSpec,
+        input: Shape,
+        cin: usize,
+        cout: usize,
+    ) -> Conv {
+        let ([kh, kw], [sh, sw]) = (kernel, stride);
+        Conv {
+            kind,
+            kh,
+            kw,
+            sh,
+            sw,
+            pad: resolve_padding(padding, input.h, input.w, kh, kw, sh, sw),
+            padding_mode: padding_mode(padding),
+            cin,
+            cout,
+            bias: false,
+            batch_norm: None,
+            activation: Activation::None,
+            residual: false,
+        }
+    }
+
     /// A 1x1, stride-1, unpadded full convolution: run by the runtime's pointwise (GEMM)
     /// kernel, with weights packed in 16-channel panels.
     pub fn is_pointwise(&self) -> bool {
@@ -852,20 +881,11 @@ impl Analyzer<'_> {
         let t = ls.expansion.as_ref().map_or(1, |e| e.value);
         let cout = w.channels(ls, ls.channels.as_ref()?.value);
         let expanded = t != 1;
-        let conv = |kind, k: [usize; 2], s: [usize; 2], p, inp: Shape, cin, cout, act| Conv {
-            kind,
-            kh: k[0],
-            kw: k[1],
-            sh: s[0],
-            sw: s[1],
-            pad: resolve_padding(p, inp.h, inp.w, k[0], k[1], s[0], s[1]),
-            padding_mode: padding_mode(p),
-            cin,
-            cout,
-            bias: false,
-            batch_norm: st.batch_norm.or(Some(self.scheme.default_bn_epsilon())),
-            activation: act,
-            residual: false,
+        let bn = st.batch_norm.or(Some(self.scheme.default_bn_epsilon()));
+        let conv = |kind, k, s, p, inp, cin, cout, activation| Conv {
+            batch_norm: bn,
+            activation,
+            ..Conv::new(kind, k, s, p, inp, cin, cout)
         };
         let mut cur = inp;
         let mut shape = x;
@@ -977,25 +997,11 @@ impl Analyzer<'_> {
         } = self.conv_settings(ls, d);
         let channels = |c: usize| w.channels(ls, c);
 
-        let mk = |kind: ConvKind,
-                  k: [usize; 2],
-                  s: [usize; 2],
-                  p: PaddingSpec,
-                  cin: usize,
-                  cout: usize| Conv {
-            kind,
-            kh: k[0],
-            kw: k[1],
-            sh: s[0],
-            sw: s[1],
-            pad: resolve_padding(p, inp.h, inp.w, k[0], k[1], s[0], s[1]),
-            padding_mode: padding_mode(p),
-            cin,
-            cout,
+        let mk = |kind, k, s, p, cin, cout| Conv {
             bias,
             batch_norm,
             activation: act,
-            residual: false,
+            ..Conv::new(kind, k, s, p, inp, cin, cout)
         };
         match kind {
             LayerKind::Conv => {

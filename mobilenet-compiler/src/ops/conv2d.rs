@@ -9,6 +9,37 @@ use crate::naming::{bindings, NamingScheme, Site, WeightKind};
 
 pub struct Conv2d;
 
+/// The `OpDef` methods every conv op (conv2d, depthwise, pointwise) shares, from the helpers
+/// below; each op adds its `load_kind` and `kernel`.
+macro_rules! conv_op_common {
+    () => {
+        fn describe(&self, l: &Layer) -> String {
+            $crate::ops::conv2d::describe(l.op.conv().expect("conv"))
+        }
+        fn category(&self, l: &Layer) -> String {
+            $crate::ops::conv2d::category(l.op.conv().expect("conv"))
+        }
+        fn cost(&self, l: &Layer) -> Cost {
+            $crate::ops::conv2d::cost(l)
+        }
+        fn tensors(
+            &self,
+            l: &Layer,
+            at: &Site<'_>,
+            scheme: &dyn NamingScheme,
+        ) -> Vec<TensorBinding> {
+            $crate::ops::conv2d::tensors(l, at, scheme)
+        }
+        fn fan_in(&self, l: &Layer) -> usize {
+            $crate::ops::conv2d::fan_in(l.op.conv().expect("conv"))
+        }
+        fn pad(&self, l: &Layer) -> Option<Pad> {
+            Some(l.op.conv().expect("conv").pad)
+        }
+    };
+}
+pub(super) use conv_op_common;
+
 fn conv(l: &Layer) -> &Conv {
     l.op.conv().expect("a conv op")
 }
@@ -83,18 +114,7 @@ pub(super) fn fan_in(c: &Conv) -> usize {
 }
 
 impl OpDef for Conv2d {
-    fn describe(&self, l: &Layer) -> String {
-        describe(conv(l))
-    }
-    fn category(&self, l: &Layer) -> String {
-        category(conv(l))
-    }
-    fn cost(&self, l: &Layer) -> Cost {
-        cost(l)
-    }
-    fn tensors(&self, l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
-        tensors(l, at, scheme)
-    }
+    conv_op_common!();
     fn load_kind(&self, l: &Layer) -> Option<Kind> {
         let c = conv(l);
         Some(Kind::Conv {
@@ -103,12 +123,6 @@ impl OpDef for Conv2d {
             ci: c.cin,
             co: c.cout,
         })
-    }
-    fn fan_in(&self, l: &Layer) -> usize {
-        fan_in(conv(l))
-    }
-    fn pad(&self, l: &Layer) -> Option<Pad> {
-        Some(conv(l).pad)
     }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = conv(l);

@@ -12,30 +12,13 @@ use crate::naming::{NamingScheme, Site};
 pub struct Pointwise;
 
 impl OpDef for Pointwise {
-    fn describe(&self, l: &Layer) -> String {
-        conv2d::describe(l.op.conv().expect("conv"))
-    }
-    fn category(&self, l: &Layer) -> String {
-        conv2d::category(l.op.conv().expect("conv"))
-    }
-    fn cost(&self, l: &Layer) -> Cost {
-        conv2d::cost(l)
-    }
-    fn tensors(&self, l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
-        conv2d::tensors(l, at, scheme)
-    }
+    conv2d::conv_op_common!();
     fn load_kind(&self, l: &Layer) -> Option<Kind> {
         let c = l.op.conv().expect("conv");
         Some(Kind::Pointwise {
             ci: c.cin,
             co: c.cout,
         })
-    }
-    fn fan_in(&self, l: &Layer) -> usize {
-        conv2d::fan_in(l.op.conv().expect("conv"))
-    }
-    fn pad(&self, l: &Layer) -> Option<Pad> {
-        Some(l.op.conv().expect("conv").pad)
     }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = l.op.conv().expect("conv");
