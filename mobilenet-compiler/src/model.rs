@@ -279,25 +279,9 @@ impl Network {
         self.values[self.output_value].len()
     }
 
-    /// The layers reading value `v`, by index.
-    pub fn consumers(&self, v: ValueId) -> impl Iterator<Item = usize> + '_ {
-        self.layers
-            .iter()
-            .enumerate()
-            .filter(move |(_, l)| l.inputs.contains(&v))
-            .map(|(i, _)| i)
-    }
-
     /// True when every layer reads just the previous layer's output (a v1-style chain).
     pub fn is_chain(&self) -> bool {
-        let mut prev = self.input_value;
-        for l in &self.layers {
-            if l.inputs != [prev] {
-                return false;
-            }
-            prev = l.output_value;
-        }
-        true
+        crate::plan::is_chain(&self.layers, self.input_value)
     }
 
     pub fn total(&self) -> Cost {

@@ -194,15 +194,7 @@ pub fn plan_memory(
         .unwrap_or(0);
 
     // The previous, two-ended plan, for chains: the largest adjacent pair of arena buffers.
-    let is_chain = layers.iter().enumerate().all(|(i, l)| {
-        l.inputs
-            == [if i == 0 {
-                input
-            } else {
-                layers[i - 1].output_value
-            }]
-    });
-    let two_ended_len = is_chain.then(|| {
+    let two_ended_len = is_chain(layers, input).then(|| {
         let mut sizes: Vec<usize> = Vec::new();
         for l in layers {
             let b = buffer_of[l.output_value];
@@ -260,4 +252,14 @@ fn greedy(buffers: &[Buffer], order: &[usize]) -> (usize, Vec<(usize, usize)>) {
         arena_len = arena_len.max(offset + size);
     }
     (arena_len, placed)
+}
+
+/// True when every layer reads just the previous layer's output (the first: `input`).
+pub fn is_chain(layers: &[Layer], input: ValueId) -> bool {
+    let mut prev = input;
+    layers.iter().all(|l| {
+        let ok = l.inputs == [prev];
+        prev = l.output_value;
+        ok
+    })
 }
