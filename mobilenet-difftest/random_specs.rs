@@ -6,21 +6,14 @@
 // naming schemes, defaults, v2 blocks with and without residuals, pooling, fc or 1x1-conv heads,
 // softmax or logits.
 
-struct Rng(u64);
+struct Rng(mobilenet_compiler::rng::SplitMix64);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Rng(seed ^ 0x51_7cc1_b727_220a)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        Rng(mobilenet_compiler::rng::SplitMix64(seed ^ 0x51_7cc1_b727_220a))
     }
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.below(n)
     }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len())]

@@ -74,6 +74,109 @@ struct Slot {
     b_len: usize,
 }
 
+/// A network's packed parameter layout and its weights table: per layer its slot (if it has
+/// weights), and the runtime's own [`Entry`](mobilenet_runtime::load::Entry) values, which the
+/// generated code embeds as constants and the compile-time weights check runs the runtime's
+/// loader with, so both accept exactly the same files.
+pub struct LoadTable {
+    slots: Vec<Option<Slot>>,
+    /// One entry per layer with weights.
+    pub entries: Vec<mobilenet_runtime::load::Entry>,
+    /// The packed parameter buffer's length (f32 values).
+    pub packed_len: usize,
+}
+
+/// The `'static` names an [`Entry`](mobilenet_runtime::load::Entry) holds: leaked, a few bytes
+/// per tensor, once per compiled network (the macro and build scripts are short-lived).
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+/// The load table of `net`.
+pub fn load_table(net: &Network) -> LoadTable {
+    use mobilenet_runtime::load::{BnNames, Entry};
+    let mut slots = Vec::new();
+    let mut entries = Vec::new();
+    let mut packed = 0usize;
+    for l in &net.layers {
+        let Some(kind) = l.op.def().load_kind(l) else {
+            slots.push(None);
+            continue;
+        };
+        let (w_len, b_len) = kind.packed_len();
+        let w_off = packed;
+        let b_off = align(w_off + w_len);
+        packed = align(b_off + b_len);
+        slots.push(Some(Slot {
+            w_off,
+            w_len,
+            b_off,
+            b_len,
+        }));
+        let find = |role: Role| l.tensors.iter().find(|t| t.role == role);
+        let name = |role: Role| find(role).map(|t| leak(&t.name));
+        let w = find(Role::Weight).expect("layers with slots have weights");
+        let bn = l.op.conv().and_then(|c| c.batch_norm).map(|eps| BnNames {
+            gamma: name(Role::BnGamma),
+            beta: name(Role::BnBeta),
+            mean: name(Role::BnMean),
+            var: name(Role::BnVar),
+            eps: eps as f32,
+        });
+        entries.push(Entry {
+            layer: leak(&l.name),
+            kind,
+            weight: leak(&w.name),
+            weight_layout: w.layout.expect("a weight tensor has a layout"),
+            weight_shape: Box::leak(w.shape.clone().into_boxed_slice()),
+            bias: name(Role::Bias),
+            bn,
+            w_off,
+            w_len,
+            b_off,
+            b_len,
+        });
+    }
+    LoadTable {
+        slots,
+        entries,
+        packed_len: packed,
+    }
+}
+
+/// An entry as the constant generated code holds.
+fn entry_tokens(e: &mobilenet_runtime::load::Entry) -> TokenStream {
+    let opt = |n: Option<&str>| match n {
+        Some(n) => quote!(Some(#n)),
+        None => quote!(None),
+    };
+    let bn = match e.bn {
+        Some(b) => {
+            let (g, be, m, v, eps) = (opt(b.gamma), opt(b.beta), opt(b.mean), opt(b.var), b.eps);
+            quote!(Some(rt::load::BnNames { gamma: #g, beta: #be, mean: #m, var: #v, eps: #eps }))
+        }
+        None => quote!(None),
+    };
+    let (layer, weight) = (e.layer, e.weight);
+    let kind = load_kind_tokens(e.kind);
+    let wlayout = src_layout(e.weight_layout);
+    let wshape = e.weight_shape.iter().map(|&d| lit(d));
+    let bias = opt(e.bias);
+    let (w0, wl, b0, bl) = (lit(e.w_off), lit(e.w_len), lit(e.b_off), lit(e.b_len));
+    quote! {
+        rt::load::Entry {
+            layer: #layer,
+            kind: #kind,
+            weight: #weight,
+            weight_layout: #wlayout,
+            weight_shape: &[#(#wshape),*],
+            bias: #bias,
+            bn: #bn,
+            w_off: #w0, w_len: #wl, b_off: #b0, b_len: #bl,
+        }
+    }
+}
+
 fn lit(n: usize) -> Literal {
     Literal::usize_unsuffixed(n)
 }
@@ -207,33 +310,16 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     let report = crate::report::markdown(net);
     let total = net.total();
 
-    // Parameter slots, laid out with the runtime's packed lengths and alignment.
-    let mut slots: Vec<Option<Slot>> = Vec::new();
-    let mut packed = 0usize;
-    for l in &net.layers {
-        let Some(kind) = l.op.def().load_kind(l) else {
-            slots.push(None);
-            continue;
-        };
-        let (w_len, b_len) = kind.packed_len();
-        let w_off = packed;
-        let b_off = align(w_off + w_len);
-        packed = align(b_off + b_len);
-        slots.push(Some(Slot {
-            w_off,
-            w_len,
-            b_off,
-            b_len,
-        }));
-    }
-
+    // Parameter slots and the weights table, laid out with the runtime's packed lengths.
+    let table = load_table(net);
+    let (slots, packed) = (&table.slots, table.packed_len);
     // Layer functions and forward calls.
     let mut fns = Vec::new();
     // Per layer: the copy making its output buffer hold a preloaded input (if the plan could
     // not share the buffer), and the call.
     let mut calls: Vec<(TokenStream, TokenStream)> = Vec::new();
     let mut infos = Vec::new();
-    let mut entries = Vec::new();
+    let entries: Vec<TokenStream> = table.entries.iter().map(entry_tokens).collect();
     let plan = &net.plan;
     for (i, l) in net.layers.iter().enumerate() {
         let f = ident_for(i, &l.name);
@@ -299,50 +385,6 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         infos.push(quote! {
             rt::LayerInfo { name: #name, op: #describe, input: [#ih, #iw, #ic], output: [#oh, #ow, #oc], mult_adds: #ma, params: #pw }
         });
-
-        // Weight loading entry.
-        if let (Some(s), Some(kind)) = (slot, def.load_kind(l)) {
-            let find = |role: Role| l.tensors.iter().find(|t| t.role == role);
-            let w = find(Role::Weight).expect("layers with slots have weights");
-            let wname = &w.name;
-            let wlayout = src_layout(w.layout.expect("a weight tensor has a layout"));
-            let wshape = w.shape.iter().map(|&d| lit(d));
-            let opt = |role: Role| match find(role) {
-                Some(t) => {
-                    let n = &t.name;
-                    quote!(Some(#n))
-                }
-                None => quote!(None),
-            };
-            let bias = opt(Role::Bias);
-            let bn = match l.op.conv().and_then(|c| c.batch_norm) {
-                Some(eps) => {
-                    let eps = eps as f32;
-                    let (g, b, m, v) = (
-                        opt(Role::BnGamma),
-                        opt(Role::BnBeta),
-                        opt(Role::BnMean),
-                        opt(Role::BnVar),
-                    );
-                    quote!(Some(rt::load::BnNames { gamma: #g, beta: #b, mean: #m, var: #v, eps: #eps }))
-                }
-                None => quote!(None),
-            };
-            let kind = load_kind_tokens(kind);
-            let (w0, wl, b0, bl) = (lit(s.w_off), lit(s.w_len), lit(s.b_off), lit(s.b_len));
-            entries.push(quote! {
-                rt::load::Entry {
-                    layer: #name,
-                    kind: #kind,
-                    weight: #wname,
-                    weight_layout: #wlayout,
-                    weight_shape: &[#(#wshape),*],
-                    bias: #bias,
-                    bn: #bn,
-                    w_off: #w0, w_len: #wl, b_off: #b0, b_len: #bl,
-                }
-            });
-        }
     }
 
     // A network ending in softmax also gets `forward_logits`: the same calls without the
@@ -471,6 +513,18 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
 
             const ENTRIES: &[rt::load::Entry] = &[#(#entries),*];
             const IGNORED_SUFFIX: Option<&str> = #ignore;
+
+            /// `x` as this network's input (NHWC f32, [`INPUT_SHAPE`]), or an error saying what is
+            /// wrong with its length: for inputs that arrive as slices (`Vec<f32>`, decoded images).
+            pub fn input_array(x: &[f32]) -> Result<&[f32; INPUT_LEN], rt::SizeError> {
+                rt::as_array(x, "input", INPUT_SHAPE)
+            }
+
+            /// `y` as this network's output buffer ([`OUTPUT_LEN`] values), or an error saying
+            /// what is wrong with its length.
+            pub fn output_array(y: &mut [f32]) -> Result<&mut [f32; OUTPUT_LEN], rt::SizeError> {
+                rt::as_array_mut(y, "output", [1, 1, OUTPUT_LEN])
+            }
 
             /// Pack weights from a safetensors file into `params` (exactly [`PACKED_LEN`]
             /// values), folding batch norm. Allocation-free: usable without `alloc`.

@@ -157,13 +157,18 @@ pub fn tf_graph(net: &Network, graph_bytes: &[u8]) -> Result<(Vec<u8>, ImportRep
         }
     }
     // Consumers looking through Identity nodes (`weights/read`).
+    // Each node is visited once, so a cycle of Identity nodes (a corrupt graph) terminates.
     let ops_using = |name: &str| -> Vec<&NodeDef> {
         let mut out = Vec::new();
-        let mut stack = vec![name.to_string()];
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut stack = vec![name];
         while let Some(cur) = stack.pop() {
-            for c in consumers.get(cur.as_str()).into_iter().flatten() {
+            for c in consumers.get(cur).into_iter().flatten() {
+                if !seen.insert(c.name.as_str()) {
+                    continue;
+                }
                 if c.op == "Identity" {
-                    stack.push(c.name.clone());
+                    stack.push(c.name.as_str());
                 } else {
                     out.push(*c);
                 }
@@ -212,6 +217,14 @@ pub fn tf_graph(net: &Network, graph_bytes: &[u8]) -> Result<(Vec<u8>, ImportRep
                 continue;
             }
             match float_bytes(tensor, t.numel()) {
+                Ok(bytes) if mobilenet_runtime::load::first_non_finite(&bytes).is_some() => {
+                    let (i, v) =
+                        mobilenet_runtime::load::first_non_finite(&bytes).unwrap_or_default();
+                    errors.push(format!(
+                        "layer `{}`: constant `{}` holds {v} at element {i}; the graph's weights are corrupt",
+                        layer.name, t.name
+                    ));
+                }
                 Ok(bytes) => {
                     report
                         .used
@@ -341,7 +354,10 @@ pub fn tf_graph(net: &Network, graph_bytes: &[u8]) -> Result<(Vec<u8>, ImportRep
     for n in &graph.node {
         if n.op == "Const" && !used.contains(&n.name.as_str()) {
             if let Some(t) = n.attr.get("value").and_then(|v| v.tensor.as_ref()) {
-                if t.dtype == DT_FLOAT && shape_of(t).iter().product::<usize>() > 1 {
+                let numel = shape_of(t)
+                    .iter()
+                    .try_fold(1usize, |a, &d| a.checked_mul(d));
+                if t.dtype == DT_FLOAT && numel.is_none_or(|n| n > 1) {
                     report.ignored.push(n.name.clone());
                 }
             }
@@ -363,5 +379,14 @@ pub fn tf_graph(net: &Network, graph_bytes: &[u8]) -> Result<(Vec<u8>, ImportRep
     );
     let bytes =
         safetensors::serialize(views, Some(meta)).map_err(|e| format!("cannot serialize: {e}"))?;
+    // What the macro will check (and the runtime load): e.g. batch norm folds only with
+    // positive variances. A graph whose constants fail it is reported here, not at build time.
+    if let Err(d) = crate::weights::check(net, "the imported weights", &bytes) {
+        return Err(format!(
+            "the graph's constants do not make loadable weights for the spec `{}`:\n  - {}",
+            net.spec_path,
+            d.short().join("\n  - ")
+        ));
+    }
     Ok((bytes, report))
 }

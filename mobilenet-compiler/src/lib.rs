@@ -15,6 +15,7 @@ pub mod naming;
 pub mod ops;
 pub mod plan;
 pub mod report;
+pub mod rng;
 pub mod spec;
 pub mod weights;
 

@@ -285,12 +285,13 @@ impl Network {
     }
 
     pub fn total(&self) -> Cost {
+        // Saturating: a network of many huge layers is reported as over any budget, not wrapped.
         let mut t = Cost::default();
         for l in &self.layers {
-            t.mult_adds += l.cost.mult_adds;
-            t.weights += l.cost.weights;
-            t.biases += l.cost.biases;
-            t.batch_norm += l.cost.batch_norm;
+            t.mult_adds = t.mult_adds.saturating_add(l.cost.mult_adds);
+            t.weights = t.weights.saturating_add(l.cost.weights);
+            t.biases = t.biases.saturating_add(l.cost.biases);
+            t.batch_norm = t.batch_norm.saturating_add(l.cost.batch_norm);
         }
         t
     }
@@ -700,6 +701,22 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     Ok(net)
 }
 
+/// The most values one activation or weight tensor may have (2^31: every index fits an `i32`,
+/// and with sides and channels at most [`crate::spec::MAX_SIZE`] every cost fits a `u64`).
+pub const MAX_TENSOR: u64 = 1 << 31;
+
+/// Why a layer's output or weights exceed [`MAX_TENSOR`] values, if they do. `cost` is the
+/// op's (saturating) cost.
+fn too_large(l: &Layer, cost: &Cost) -> Option<String> {
+    let out = [l.output.h, l.output.w, l.output.c]
+        .iter()
+        .fold(1u64, |a, &d| a.saturating_mul(d as u64));
+    if out > MAX_TENSOR {
+        return Some(format!("its output {} has {out} values", l.output));
+    }
+    (cost.weights > MAX_TENSOR).then(|| format!("its weights have {} values", cost.weights))
+}
+
 fn check_budget(a: &mut Analyzer<'_>, net: &Network) {
     let total = net.total();
     let b = &a.spec.budget;
@@ -777,7 +794,20 @@ impl Analyzer<'_> {
         layer.inputs = inputs;
         layer.output_value = out;
         let def = layer.op.def();
-        layer.cost = def.cost(&layer);
+        let cost = def.cost(&layer);
+        if let Some(what) = too_large(&layer, &cost) {
+            let span = layer.name_span.clone();
+            self.err(
+                span,
+                format!("layer `{}` is too large: {what}, more than the {MAX_TENSOR} values a tensor may have", layer.name),
+                "this layer",
+                Some("check the input size, `channels`, `kernel` and `alpha`; no MobileNet comes close to this".into()),
+            );
+            // The analysis fails; the layer stays so that later layers still get checked.
+            self.layers.push(layer);
+            return out;
+        }
+        layer.cost = cost;
         layer.category = def.category(&layer);
         let site = Site {
             layer: &layer.name,

@@ -6,6 +6,11 @@
 
 use std::ops::Range;
 
+/// The largest size a spec may give (channels, an input side, a kernel, a stride, a padding, a
+/// repeat count, classes): far above any MobileNet, and small enough that every shape, cost and
+/// memory computation the compiler makes on them stays exact in 64 bits.
+pub const MAX_SIZE: usize = 1 << 16;
+
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
@@ -453,9 +458,19 @@ impl Ctx<'_> {
         }
     }
 
+    /// A size (channels, a side, a kernel, a stride, a padding, a count): at most [`MAX_SIZE`].
     fn usize(&mut self, key: &str, v: &Val<'_>, min: u64, example: &str) -> Option<Sp<usize>> {
-        self.uint(key, v, min, example)
-            .map(|s| Sp::new(s.value as usize, s.span))
+        let s = self.uint(key, v, min, example)?;
+        if s.value > MAX_SIZE as u64 {
+            self.err(
+                s.span.clone(),
+                format!("`{key}` must be at most {MAX_SIZE}, found {}", s.value),
+                &format!("must be <= {MAX_SIZE}"),
+                Some(format!("for example `{key} = {example}`")),
+            );
+            return None;
+        }
+        Some(Sp::new(s.value as usize, s.span))
     }
 
     fn float(&mut self, key: &str, v: &Val<'_>, example: &str) -> Option<Sp<f64>> {

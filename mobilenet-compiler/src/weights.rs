@@ -3,8 +3,12 @@
 
 use std::collections::HashMap;
 
+/// The runtime's reader and checks, used for checking files (the `safetensors` crate writes them).
+mod rt {
+    pub use mobilenet_runtime::load::first_non_finite;
+    pub use mobilenet_runtime::safetensors::{Dtype, SafeTensors, TensorView};
+}
 use safetensors::tensor::{Dtype, TensorView};
-use safetensors::SafeTensors;
 
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::model::{Network, Role};
@@ -24,17 +28,26 @@ pub fn is_ignorable(naming: Naming, name: &str) -> bool {
 pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diagnostics> {
     let mut diags = Diagnostics::new();
     let file = &net.spec_path;
-    let st = match SafeTensors::deserialize(bytes) {
+    // The runtime's own reader: a file that passes here also loads at run time (an embedded
+    // file is unpacked by `Model::embedded`, which must not fail).
+    let st = match rt::SafeTensors::parse(bytes) {
         Ok(st) => st,
         Err(e) => {
+            let place = match e.offset() {
+                Some(o) => format!(" (file byte {})", o + 8),
+                None => String::new(),
+            };
             diags.push(
-                Diagnostic::error(weights_path, 0..0, format!("`{weights_path}` is not a readable safetensors file: {e}"))
-                    .with_help("the file may be truncated; regenerate it, e.g. with `safetensors.torch.save_file(model.state_dict(), path)` or `mobilenet import`"),
+                Diagnostic::error(weights_path, 0..0, format!("`{weights_path}` is not a valid safetensors file: {e}{place}"))
+                    .with_help("the file may be truncated or written by another tool; regenerate it, e.g. with `safetensors.torch.save_file(model.state_dict(), path)` or `mobilenet import`"),
             );
             return Err(diags);
         }
     };
-    let present: HashMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
+    let present: HashMap<String, rt::TensorView<'_>> = st
+        .tensors()
+        .map(|t| (t.name_decoded().into_owned(), t))
+        .collect();
     let mut present_names: Vec<&str> = present.keys().map(String::as_str).collect();
     present_names.sort();
     let mut expected_names: Vec<&str> = Vec::new();
@@ -42,25 +55,34 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
     for layer in &net.layers {
         let mut missing: Vec<&str> = Vec::new();
         let mut wrong: Vec<String> = Vec::new();
+        let mut corrupt: Vec<String> = Vec::new();
         for t in &layer.tensors {
             expected_names.push(&t.name);
             match present.get(&t.name) {
                 None => missing.push(&t.name),
-                Some(view) if view.dtype() != Dtype::F32 => {
-                    wrong.push(format!("`{}` is {:?}, expected F32 (convert the weights to float32, e.g. `model.float()`)", t.name, view.dtype()));
+                Some(view) if view.dtype != rt::Dtype::F32 => {
+                    wrong.push(format!("`{}` is {}, expected F32 (convert the weights to float32, e.g. `model.float()`)", t.name, view.dtype));
                 }
-                Some(view) if view.shape() != t.shape.as_slice() => {
+                Some(view) if view.shape.as_slice() != t.shape.as_slice() => {
                     let layout = t
                         .layout
                         .map_or(String::new(), |l| format!(" ({})", l.describe()));
                     wrong.push(format!(
                         "`{}` has shape {:?}, needs {:?}{layout}",
                         t.name,
-                        view.shape(),
+                        view.shape.as_slice(),
                         t.shape
                     ));
                 }
-                Some(_) => {}
+                Some(view) => {
+                    if let Some((index, value)) = rt::first_non_finite(view.data) {
+                        corrupt.push(format!(
+                            "`{}` holds {value} at element {index} (index {:?})",
+                            t.name,
+                            unravel(index, &t.shape)
+                        ));
+                    }
+                }
             }
         }
         if !missing.is_empty() {
@@ -86,6 +108,13 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
                 )
                 .with_label("this layer needs them")
                 .with_help(hint),
+            );
+        }
+        if !corrupt.is_empty() {
+            diags.push(
+                Diagnostic::error(file, layer.name_span.clone(), format!("weights file `{weights_path}` holds non-finite values for layer `{}`: {}", layer.name, corrupt.join("; ")))
+                    .with_label("this layer's weights")
+                    .with_help("the weights are corrupt or come from a diverged training run; re-export them from a good checkpoint"),
             );
         }
         if !wrong.is_empty() {
@@ -125,28 +154,53 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
         );
     }
     if diags.has_errors() {
-        Err(diags)
-    } else {
-        Ok(())
+        return Err(diags);
     }
+    // Finally the runtime's own loader on the generated code's table, so that a file passing
+    // here loads at run time (`Model::embedded` unpacks the embedded file and must not fail):
+    // it also folds batch norm, which fails on a variance that is not positive.
+    let table = crate::codegen::load_table(net);
+    let mut params = vec![0.0f32; table.packed_len];
+    let ignored = crate::naming::scheme(net.naming).ignored_suffix();
+    if let Err(e) = mobilenet_runtime::load::load(bytes, &table.entries, ignored, &mut params) {
+        let layer = match e {
+            mobilenet_runtime::load::LoadError::Pack { layer, .. } => {
+                net.layers.iter().find(|l| l.name == layer)
+            }
+            _ => None,
+        };
+        let d = match layer {
+            Some(l) => Diagnostic::error(
+                file,
+                l.name_span.clone(),
+                format!(
+                    "weights file `{weights_path}` cannot be loaded for layer `{}`: {e}",
+                    l.name
+                ),
+            )
+            .with_label("this layer's weights"),
+            None => Diagnostic::error(
+                weights_path,
+                0..0,
+                format!("weights file `{weights_path}` cannot be loaded: {e}"),
+            ),
+        };
+        diags.push(d.with_help("the weights are corrupt or belong to another model; regenerate them from a good checkpoint"));
+        return Err(diags);
+    }
+    Ok(())
 }
 
-/// splitmix64: a tiny, well-mixed deterministic generator (Steele, Lea, Flood 2014).
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+/// The row-major multi-index of flat element `i` of a tensor of `shape`.
+fn unravel(mut i: usize, shape: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; shape.len()];
+    for (d, &n) in idx.iter_mut().zip(shape).rev() {
+        if n > 0 {
+            *d = i % n;
+            i /= n;
+        }
     }
-    /// Uniform in [lo, hi).
-    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-        let u = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-        lo + (hi - lo) * u
-    }
+    idx
 }
 
 fn fnv1a(s: &str) -> u64 {
@@ -165,7 +219,7 @@ fn fnv1a(s: &str) -> u64 {
 pub fn random(net: &Network, seed: u64) -> Vec<u8> {
     let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
     for (layer, t) in net.tensors() {
-        let mut rng = SplitMix(seed ^ fnv1a(&t.name));
+        let mut rng = crate::rng::SplitMix64(seed ^ fnv1a(&t.name));
         let n = t.numel();
         let fan_in = layer.op.def().fan_in(layer);
         let (lo, hi) = match t.role {

@@ -452,3 +452,22 @@ fn negative_name_offset_is_an_error() {
         vec!["10:8: `{i-1}` in the name is negative for this layer (0-based position 0)"]
     );
 }
+
+/// Found by fuzzing: a huge input side overflowed the cost arithmetic (a panic). Sizes are
+/// bounded, and a layer whose tensors would exceed 2^31 values is an error at its name.
+#[test]
+fn huge_sizes_are_errors_not_overflows() {
+    let text = BASE.replace("input = [32, 32, 3]", "input = [224, 88888888888224, 3]");
+    assert_eq!(
+        errors(&text),
+        vec!["2:15: `input` must be at most 65536, found 88888888888224"]
+    );
+    let text = BASE
+        .replace("input = [32, 32, 3]", "input = [65536, 65536, 3]")
+        .replace("channels = 8", "channels = 65536");
+    let e = errors(&text);
+    assert!(
+        e.iter().any(|m| m.contains("layer `conv1` is too large: its output 32768x32768x65536 has 70368744177664 values, more than the 2147483648 values a tensor may have")),
+        "{e:?}"
+    );
+}

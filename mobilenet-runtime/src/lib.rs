@@ -83,8 +83,10 @@
 
 #![no_std]
 #![warn(missing_docs)]
-// Any future `unsafe` (SIMD kernels) must justify itself in a `// SAFETY:` comment.
-#![warn(clippy::undocumented_unsafe_blocks)]
+// Also set workspace-wide (Cargo.toml `[workspace.lints]`); repeated here so the crate keeps
+// them when built on its own: every `unsafe` block argued in a `// SAFETY:` comment.
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -98,7 +100,7 @@ pub mod pack;
 pub mod safetensors;
 mod support;
 
-pub use support::{arena, Aligned, LayerInfo};
+pub use support::{arena, as_array, as_array_mut, Aligned, LayerInfo, SizeError};
 
 /// Activation code: identity, `act(x) = x`.
 pub const ACT_NONE: u8 = 0;

@@ -236,6 +236,17 @@ pub enum LoadError {
         /// The tensor's name.
         tensor: Name,
     },
+    /// A tensor holds a NaN or an infinity.
+    NonFinite {
+        /// The tensor.
+        tensor: &'static str,
+        /// The layer needing it.
+        layer: &'static str,
+        /// Flat (row-major) index of the first non-finite element.
+        index: usize,
+        /// That element.
+        value: f32,
+    },
     /// The parameter buffer has the wrong length.
     Buffer {
         /// Required number of f32 values.
@@ -270,6 +281,11 @@ impl fmt::Display for LoadError {
             LoadError::Unexpected { tensor } => write!(
                 f,
                 "the weights hold a tensor `{tensor}` that no layer of the spec uses; the file belongs to another network"
+            ),
+            LoadError::NonFinite { tensor, layer, index, value } => write!(
+                f,
+                "tensor `{tensor}` (layer `{layer}`) holds {value} at element {index}; the weights are corrupt or \
+                 come from a diverged training run: re-export them from a good checkpoint"
             ),
             LoadError::Buffer { expected, found } => {
                 write!(f, "parameter buffer has {found} values, the model needs {expected}")
@@ -312,7 +328,23 @@ fn tensor<'a>(
             found: Dims::new(t.shape.as_slice()),
         });
     }
+    if let Some((index, value)) = first_non_finite(t.data) {
+        return Err(LoadError::NonFinite {
+            tensor: name,
+            layer,
+            index,
+            value,
+        });
+    }
     Ok(t)
+}
+
+/// The first NaN or infinity among little-endian f32 values, with its index.
+pub fn first_non_finite(data: &[u8]) -> Option<(usize, f32)> {
+    data.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .enumerate()
+        .find(|(_, v)| !v.is_finite())
 }
 
 fn vector<'a>(

@@ -27,7 +27,11 @@
 //!   element count times the dtype size (unknown dtypes skip this check);
 //! * no two tensors share a name, and the tensors' byte ranges neither
 //!   overlap nor leave bytes of the data section unreferenced, as the format
-//!   requires;
+//!   requires (an empty tensor may sit at a boundary, not inside another's
+//!   bytes);
+//! * every dtype is one of the format's, and a sub-byte dtype's elements fill
+//!   whole bytes; at most [`MAX_TENSORS`] tensors and a header of at most
+//!   [`MAX_HEADER_LEN`] bytes;
 //! * `__metadata__`, if present, appears once and maps strings to strings
 //!   (its keys are not checked for duplicates).
 //!
@@ -55,85 +59,104 @@ use core::fmt;
 /// The largest number of dimensions a tensor shape may have.
 pub const MAX_DIMS: usize = 8;
 
+/// The longest JSON header accepted (bytes), as in the reference implementation.
+pub const MAX_HEADER_LEN: usize = 100_000_000;
+
+/// The largest number of tensors a file may hold. The allocation-free duplicate and overlap
+/// checks are quadratic in the tensor count; this bound keeps a crafted header of millions of
+/// empty tensors from turning parsing into a hang (4096 tensors: 8M pair checks, milliseconds),
+/// while a MobileNet holds a few hundred.
+pub const MAX_TENSORS: usize = 4096;
+
 /// Element type of a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Dtype {
-    /// `"BOOL"`, one byte.
+    /// Boolean, one byte.
     Bool,
-    /// `"U8"`.
+    /// 4-bit float (E2M1), two per byte.
+    F4,
+    /// 6-bit float (E2M3).
+    F6E2M3,
+    /// 6-bit float (E3M2).
+    F6E3M2,
+    /// Unsigned 8-bit integer.
     U8,
-    /// `"I8"`.
+    /// Signed 8-bit integer.
     I8,
-    /// `"F8_E4M3"`, 8-bit float.
+    /// 8-bit float (E4M3).
     F8E4M3,
-    /// `"F8_E5M2"`, 8-bit float.
+    /// 8-bit float (E5M2).
     F8E5M2,
-    /// `"U16"`.
+    /// 8-bit exponent-only scale (E8M0).
+    F8E8M0,
+    /// Unsigned 16-bit integer.
     U16,
-    /// `"I16"`.
+    /// Signed 16-bit integer.
     I16,
-    /// `"F16"`, IEEE half precision.
+    /// IEEE half.
     F16,
-    /// `"BF16"`, bfloat16.
+    /// bfloat16.
     BF16,
-    /// `"U32"`.
+    /// Unsigned 32-bit integer.
     U32,
-    /// `"I32"`.
+    /// Signed 32-bit integer.
     I32,
-    /// `"F32"`.
+    /// IEEE single.
     F32,
-    /// `"U64"`.
+    /// Unsigned 64-bit integer.
     U64,
-    /// `"I64"`.
+    /// Signed 64-bit integer.
     I64,
-    /// `"F64"`.
+    /// IEEE double.
     F64,
-    /// Any other dtype string (see [`TensorView::raw_dtype`]); its element
-    /// size is unknown, so the data length is not checked against the shape.
-    Unknown,
 }
 
 /// `(name, dtype, size in bytes)` for every known dtype.
-const DTYPES: [(&str, Dtype, usize); 15] = [
-    ("BOOL", Dtype::Bool, 1),
-    ("U8", Dtype::U8, 1),
-    ("I8", Dtype::I8, 1),
-    ("F8_E4M3", Dtype::F8E4M3, 1),
-    ("F8_E5M2", Dtype::F8E5M2, 1),
-    ("U16", Dtype::U16, 2),
-    ("I16", Dtype::I16, 2),
-    ("F16", Dtype::F16, 2),
-    ("BF16", Dtype::BF16, 2),
-    ("U32", Dtype::U32, 4),
-    ("I32", Dtype::I32, 4),
-    ("F32", Dtype::F32, 4),
-    ("U64", Dtype::U64, 8),
-    ("I64", Dtype::I64, 8),
-    ("F64", Dtype::F64, 8),
+/// Every dtype of the format (the reference implementation's list): name and bits per element.
+const DTYPES: [(&str, Dtype, usize); 19] = [
+    ("BOOL", Dtype::Bool, 8),
+    ("F4", Dtype::F4, 4),
+    ("F6_E2M3", Dtype::F6E2M3, 6),
+    ("F6_E3M2", Dtype::F6E3M2, 6),
+    ("U8", Dtype::U8, 8),
+    ("I8", Dtype::I8, 8),
+    ("F8_E4M3", Dtype::F8E4M3, 8),
+    ("F8_E5M2", Dtype::F8E5M2, 8),
+    ("F8_E8M0", Dtype::F8E8M0, 8),
+    ("U16", Dtype::U16, 16),
+    ("I16", Dtype::I16, 16),
+    ("F16", Dtype::F16, 16),
+    ("BF16", Dtype::BF16, 16),
+    ("U32", Dtype::U32, 32),
+    ("I32", Dtype::I32, 32),
+    ("F32", Dtype::F32, 32),
+    ("U64", Dtype::U64, 64),
+    ("I64", Dtype::I64, 64),
+    ("F64", Dtype::F64, 64),
 ];
 
 impl Dtype {
-    /// Size of one element in bytes, or `None` for [`Dtype::Unknown`].
-    pub fn size(self) -> Option<usize> {
-        DTYPES.iter().find(|d| d.1 == self).map(|d| d.2)
+    /// Bits per element.
+    pub fn bits(self) -> usize {
+        DTYPES.iter().find(|d| d.1 == self).map_or(0, |d| d.2)
     }
 
-    /// The dtype's name as written in safetensors headers (e.g. `"F32"`),
-    /// or `"unknown"`.
+    /// Size of one element in bytes, or `None` for the sub-byte types ([`Dtype::F4`],
+    /// [`Dtype::F6E2M3`], [`Dtype::F6E3M2`]).
+    pub fn size(self) -> Option<usize> {
+        let bits = self.bits();
+        bits.is_multiple_of(8).then_some(bits / 8)
+    }
+
+    /// The dtype's name as written in safetensors headers (e.g. `"F32"`).
     pub fn name(self) -> &'static str {
-        DTYPES
-            .iter()
-            .find(|d| d.1 == self)
-            .map_or("unknown", |d| d.0)
+        DTYPES.iter().find(|d| d.1 == self).map_or("?", |d| d.0)
     }
 
     /// The dtype named by the (possibly escaped) header string `raw`.
-    fn from_raw(raw: &str) -> Dtype {
-        DTYPES
-            .iter()
-            .find(|d| unescaped_eq(raw, d.0))
-            .map_or(Dtype::Unknown, |d| d.1)
+    fn from_raw(raw: &str) -> Option<Dtype> {
+        DTYPES.iter().find(|d| unescaped_eq(raw, d.0)).map(|d| d.1)
     }
 }
 
@@ -194,8 +217,7 @@ pub struct TensorView<'a> {
     pub name: &'a str,
     /// Element type.
     pub dtype: Dtype,
-    /// The dtype string as written in the header (useful to report an
-    /// [`Dtype::Unknown`]).
+    /// The dtype string as written in the header.
     pub raw_dtype: &'a str,
     /// Dimensions, outermost first.
     pub shape: ShapeBuf,
@@ -447,6 +469,20 @@ pub enum SafeTensorsError {
         /// Offset of the tensor's name.
         offset: usize,
     },
+    /// The dtype is none of the format's.
+    UnknownDtype {
+        /// Offset of the tensor's name.
+        offset: usize,
+    },
+    /// A sub-byte dtype whose elements do not fill whole bytes.
+    PartialByte {
+        /// Offset of the tensor's name.
+        offset: usize,
+        /// The tensor's dtype.
+        dtype: Dtype,
+        /// Element count from the shape.
+        numel: usize,
+    },
     /// `data_offsets` has `begin > end`.
     InvalidOffsets {
         /// Offset of the tensor's name.
@@ -499,6 +535,11 @@ pub enum SafeTensorsError {
         /// Offset of the earlier tensor's name.
         other: usize,
     },
+    /// The header lists more than [`MAX_TENSORS`] tensors.
+    TooManyTensors {
+        /// Offset of the first tensor name past the limit.
+        offset: usize,
+    },
     /// Some bytes of the data section belong to no tensor.
     UncoveredData {
         /// Bytes referenced by tensors.
@@ -523,11 +564,14 @@ impl SafeTensorsError {
             | E::MissingField { offset, .. }
             | E::TooManyDims { offset }
             | E::ShapeOverflow { offset }
+            | E::UnknownDtype { offset }
+            | E::PartialByte { offset, .. }
             | E::InvalidOffsets { offset, .. }
             | E::OffsetsOutOfRange { offset, .. }
             | E::LengthMismatch { offset, .. }
             | E::DuplicateTensor { offset, .. }
             | E::DuplicateMetadata { offset }
+            | E::TooManyTensors { offset }
             | E::OverlappingTensors { offset, .. } => Some(offset),
         }
     }
@@ -546,7 +590,13 @@ impl fmt::Display for SafeTensorsError {
                 header_len,
                 file_len,
             } => {
-                if header_len > file_len as u64 {
+                if header_len > MAX_HEADER_LEN as u64 && header_len.saturating_add(8) <= file_len as u64 {
+                    write!(
+                        f,
+                        "safetensors header length {header_len} is over the format's limit of {MAX_HEADER_LEN} bytes: \
+                         the file is corrupt or not a safetensors file"
+                    )
+                } else if header_len > file_len as u64 {
                     write!(
                         f,
                         "safetensors header length {header_len} exceeds the file size {file_len} bytes: {NOT_ST}"
@@ -596,6 +646,15 @@ impl fmt::Display for SafeTensorsError {
                 f,
                 "the size of the tensor named at header byte {offset} overflows the address space"
             ),
+            E::UnknownDtype { offset } => write!(
+                f,
+                "the tensor named at header byte {offset} has a dtype that is not one of the format's \
+                 (BOOL, U8, I8, F16, BF16, F32, F64, ...; names are upper case)"
+            ),
+            E::PartialByte { offset, dtype, numel } => write!(
+                f,
+                "the tensor named at header byte {offset} has {numel} {dtype} elements, which do not fill whole bytes"
+            ),
             E::InvalidOffsets { offset, begin, end } => write!(
                 f,
                 "the tensor named at header byte {offset} has data_offsets [{begin}, {end}]: begin is after end"
@@ -633,6 +692,11 @@ impl fmt::Display for SafeTensorsError {
                 f,
                 "the data of the tensor named at header byte {offset} overlaps the data of the tensor named \
                  at header byte {other}"
+            ),
+            E::TooManyTensors { offset } => write!(
+                f,
+                "the header lists more than {MAX_TENSORS} tensors (the one at header byte {offset} is past \
+                 the limit): no MobileNet has that many; the file is not a model's weights"
             ),
             E::UncoveredData { covered, data_len } => write!(
                 f,
@@ -676,7 +740,7 @@ impl<'a> SafeTensors<'a> {
             file_len: bytes.len(),
         };
         let n = usize::try_from(header_len).map_err(|_| too_large)?;
-        if n > rest.len() {
+        if n > rest.len() || n > MAX_HEADER_LEN {
             return Err(too_large);
         }
         let (header, data) = rest.split_at(n);
@@ -701,6 +765,11 @@ impl<'a> SafeTensors<'a> {
                 }
                 RecordKind::Tensor { view, .. } => {
                     count += 1;
+                    if count > MAX_TENSORS {
+                        return Err(SafeTensorsError::TooManyTensors {
+                            offset: record.key_offset,
+                        });
+                    }
                     covered = covered.saturating_add(view.data.len());
                 }
             }
@@ -718,8 +787,17 @@ impl<'a> SafeTensors<'a> {
                     });
                 }
                 let (a_end, b_end) = (a_begin + a.data.len(), b_begin + b.data.len());
-                let both_non_empty = !a.data.is_empty() && !b.data.is_empty();
-                if both_non_empty && a_begin < b_end && b_begin < a_end {
+                // Non-empty ranges must not intersect; an empty tensor may sit at any tensor's
+                // boundary but not strictly inside another tensor's bytes (the format's tensors,
+                // sorted by offsets, tile the data section).
+                let inside = |p: usize, begin: usize, end: usize| begin < p && p < end;
+                let clash = match (a.data.is_empty(), b.data.is_empty()) {
+                    (false, false) => a_begin < b_end && b_begin < a_end,
+                    (true, false) => inside(a_begin, b_begin, b_end),
+                    (false, true) => inside(b_begin, a_begin, a_end),
+                    (true, true) => false,
+                };
+                if clash {
                     return Err(SafeTensorsError::OverlappingTensors {
                         offset: b_at,
                         other: a_at,
@@ -1314,7 +1392,8 @@ impl<'a> Records<'a> {
         let raw_dtype = dtype.ok_or_else(|| missing("dtype"))?.raw;
         let shape = shape.ok_or_else(|| missing("shape"))?;
         let (begin, end) = offsets.ok_or_else(|| missing("data_offsets"))?;
-        let dtype = Dtype::from_raw(raw_dtype);
+        let dtype = Dtype::from_raw(raw_dtype)
+            .ok_or(SafeTensorsError::UnknownDtype { offset: key.offset })?;
 
         let overflow = SafeTensorsError::ShapeOverflow { offset: key.offset };
         let numel = shape
@@ -1339,17 +1418,23 @@ impl<'a> Records<'a> {
         }
         // Both fit in usize now: end <= data.len().
         let (begin, end) = (begin as usize, end as usize);
-        if let Some(size) = dtype.size() {
-            let expected_bytes = numel.checked_mul(size).ok_or(overflow)?;
-            if end - begin != expected_bytes {
-                return Err(SafeTensorsError::LengthMismatch {
-                    offset: key.offset,
-                    dtype,
-                    numel,
-                    expected_bytes,
-                    got_bytes: end - begin,
-                });
-            }
+        let bits = numel.checked_mul(dtype.bits()).ok_or(overflow)?;
+        if !bits.is_multiple_of(8) {
+            return Err(SafeTensorsError::PartialByte {
+                offset: key.offset,
+                dtype,
+                numel,
+            });
+        }
+        let expected_bytes = bits / 8;
+        if end - begin != expected_bytes {
+            return Err(SafeTensorsError::LengthMismatch {
+                offset: key.offset,
+                dtype,
+                numel,
+                expected_bytes,
+                got_bytes: end - begin,
+            });
         }
         let data = self.data.get(begin..end).ok_or(out_of_range)?;
         let view = TensorView {

@@ -79,6 +79,78 @@ pub mod arena {
     }
 }
 
+/// A slice of the wrong length where a network needs a fixed-size tensor (see [`as_array`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeError {
+    /// Which tensor: `"input"`, `"output"`, `"scratch"`.
+    pub what: &'static str,
+    /// The shape the network needs.
+    pub shape: [usize; 3],
+    /// The number of values the network needs (the product of `shape`).
+    pub expected: usize,
+    /// The number of values given.
+    pub found: usize,
+}
+
+impl core::fmt::Display for SizeError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [h, w, c] = self.shape;
+        write!(
+            f,
+            "the {} tensor has {} f32 values, this network's {} is {h}x{w}x{c} = {} values (NHWC, batch 1)",
+            self.what, self.found, self.what, self.expected
+        )?;
+        if self.found == self.expected * 4 {
+            f.write_str("; the length is 4x too large: were bytes passed instead of f32 values?")?;
+        } else if self.expected != 0
+            && self.found.is_multiple_of(self.expected)
+            && self.found > self.expected
+        {
+            write!(
+                f,
+                "; that is {} tensors: pass one image at a time",
+                self.found / self.expected
+            )?;
+        } else if self.what == "input" {
+            f.write_str("; resize the image to the network's input shape before converting it")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for SizeError {}
+
+/// View `x` as the fixed-size array a generated network takes, or say what is wrong with its
+/// length. `shape` (`[h, w, c]`, product `N`) is only used in the error.
+pub fn as_array<'a, const N: usize>(
+    x: &'a [f32],
+    what: &'static str,
+    shape: [usize; 3],
+) -> Result<&'a [f32; N], SizeError> {
+    x.try_into().map_err(|_| SizeError {
+        what,
+        shape,
+        expected: N,
+        found: x.len(),
+    })
+}
+
+/// The mutable twin of [`as_array`].
+pub fn as_array_mut<'a, const N: usize>(
+    x: &'a mut [f32],
+    what: &'static str,
+    shape: [usize; 3],
+) -> Result<&'a mut [f32; N], SizeError> {
+    let found = x.len();
+    x.try_into().map_err(|_| SizeError {
+        what,
+        shape,
+        expected: N,
+        found,
+    })
+}
+
 /// Expands to its input when the `alloc` feature is on, to nothing otherwise. Generated code
 /// wraps the heap-owning `Model` type in it, so the same generated module compiles for targets
 /// without an allocator (which use `load_into` and the free `forward` function).
@@ -113,6 +185,27 @@ mod tests {
         let (x, y) = split(&mut a, 6, 4, 0, 6);
         assert_eq!(x[0], 60.0);
         assert_eq!(y.len(), 6);
+    }
+
+    #[test]
+    fn size_error_messages() {
+        let x = [0.0f32; 10];
+        let e = super::as_array::<12>(&x, "input", [2, 2, 3]).unwrap_err();
+        assert_eq!(
+            std::format!("{e}"),
+            "the input tensor has 10 f32 values, this network's input is 2x2x3 = 12 values (NHWC, batch 1); \
+             resize the image to the network's input shape before converting it"
+        );
+        let x = [0.0f32; 48];
+        let e = super::as_array::<12>(&x, "input", [2, 2, 3]).unwrap_err();
+        assert!(
+            std::format!("{e}").ends_with("4x too large: were bytes passed instead of f32 values?")
+        );
+        let x = [0.0f32; 24];
+        let e = super::as_array::<12>(&x, "input", [2, 2, 3]).unwrap_err();
+        assert!(std::format!("{e}").ends_with("that is 2 tensors: pass one image at a time"));
+        let mut y = [0.0f32; 12];
+        assert!(super::as_array_mut::<12>(&mut y, "output", [1, 1, 12]).is_ok());
     }
 
     #[test]

@@ -16,7 +16,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use image::imageops::FilterType;
 use npyz::WriterBuilder;
 
 // Weights are loaded at run time (`--weights`), so this builds without them.
@@ -59,42 +58,6 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Load an input as a normalized NHWC tensor.
-fn load_input(path: &Path) -> Result<Vec<f32>, String> {
-    let [h, w, c] = mobilenet::INPUT_SHAPE;
-    if path.extension().is_some_and(|e| e == "npy") {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let npy = npyz::NpyFile::new(&bytes[..])
-            .map_err(|e| format!("{}: not a .npy file: {e}", path.display()))?;
-        let shape: Vec<u64> = npy.shape().to_vec();
-        let ok =
-            shape == [h as u64, w as u64, c as u64] || shape == [1, h as u64, w as u64, c as u64];
-        if !ok {
-            return Err(format!(
-                "{}: shape {shape:?}, expected [1, {h}, {w}, {c}] (NHWC)",
-                path.display()
-            ));
-        }
-        let data: Vec<f32> = npy
-            .into_vec::<f32>()
-            .map_err(|e| format!("{}: expected float32 data: {e}", path.display()))?;
-        return Ok(data);
-    }
-    let img = image::open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .to_rgb8();
-    // Central square crop, then resize.
-    let side = img.width().min(img.height());
-    let (x0, y0) = ((img.width() - side) / 2, (img.height() - side) / 2);
-    let square = image::imageops::crop_imm(&img, x0, y0, side, side).to_image();
-    let resized = image::imageops::resize(&square, w as u32, h as u32, FilterType::Triangle);
-    Ok(resized
-        .as_raw()
-        .iter()
-        .map(|&x| (x as f32 - 127.5) / 127.5)
-        .collect())
-}
-
 fn label(index: usize) -> &'static str {
     if index < mobilenet::LABELS_OFFSET {
         return "background";
@@ -133,15 +96,20 @@ fn main() -> ExitCode {
     let mut scratch = mobilenet::Model::new_scratch();
     let mut all_logits = Vec::new();
     for path in &args.inputs {
-        let input = match load_input(path) {
+        let input = match classify::load(path, mobilenet::INPUT_SHAPE) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        let input: &[f32; mobilenet::INPUT_LEN] =
-            input.as_slice().try_into().expect("checked size");
+        let input = match mobilenet::input_array(&input) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        };
         let mut logits = [0.0f32; mobilenet::OUTPUT_LEN];
         model.forward_logits(input, &mut logits, &mut scratch);
         // Probabilities for display.

@@ -68,13 +68,16 @@ pub(super) fn category(c: &Conv) -> String {
 
 pub(super) fn cost(l: &Layer) -> Cost {
     let c = conv(l);
-    let hw = (l.output.h * l.output.w) as u64;
+    // Saturating: the analyser rejects a layer whose weights exceed `model::MAX_TENSOR` by
+    // looking at this count, which must not wrap first.
+    let m = |a: usize, b: usize| (a as u64).saturating_mul(b as u64);
+    let hw = m(l.output.h, l.output.w);
     let weights = match c.kind {
-        ConvKind::Full => (c.kh * c.kw * c.cin * c.cout) as u64,
-        ConvKind::Depthwise => (c.kh * c.kw * c.cin) as u64,
+        ConvKind::Full => m(c.kh, c.kw).saturating_mul(m(c.cin, c.cout)),
+        ConvKind::Depthwise => m(c.kh, c.kw).saturating_mul(c.cin as u64),
     };
     Cost {
-        mult_adds: weights * hw,
+        mult_adds: weights.saturating_mul(hw),
         weights,
         biases: if c.bias { c.cout as u64 } else { 0 },
         batch_norm: if c.batch_norm.is_some() {

@@ -31,8 +31,8 @@ impl OpDef for Fc {
     fn cost(&self, l: &Layer) -> Cost {
         let (inputs, outputs, bias, _) = fc(l);
         Cost {
-            mult_adds: (inputs * outputs) as u64,
-            weights: (inputs * outputs) as u64,
+            mult_adds: (inputs as u64).saturating_mul(outputs as u64),
+            weights: (inputs as u64).saturating_mul(outputs as u64),
             biases: if bias { outputs as u64 } else { 0 },
             batch_norm: 0,
         }

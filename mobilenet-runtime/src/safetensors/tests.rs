@@ -96,53 +96,57 @@ fn whitespace_field_order_scalars_and_empty_tensors() {
 
 #[test]
 fn dtypes_and_sizes() {
+    use SafeTensorsError as E;
     let cases = [
-        ("BOOL", Dtype::Bool, 1),
-        ("U8", Dtype::U8, 1),
-        ("I8", Dtype::I8, 1),
-        ("F8_E4M3", Dtype::F8E4M3, 1),
-        ("F8_E5M2", Dtype::F8E5M2, 1),
-        ("U16", Dtype::U16, 2),
-        ("I16", Dtype::I16, 2),
-        ("F16", Dtype::F16, 2),
-        ("BF16", Dtype::BF16, 2),
-        ("U32", Dtype::U32, 4),
-        ("I32", Dtype::I32, 4),
-        ("F32", Dtype::F32, 4),
-        ("U64", Dtype::U64, 8),
-        ("I64", Dtype::I64, 8),
-        ("F64", Dtype::F64, 8),
+        ("BOOL", Dtype::Bool, 8),
+        ("F4", Dtype::F4, 4),
+        ("F6_E2M3", Dtype::F6E2M3, 6),
+        ("F6_E3M2", Dtype::F6E3M2, 6),
+        ("U8", Dtype::U8, 8),
+        ("I8", Dtype::I8, 8),
+        ("F8_E4M3", Dtype::F8E4M3, 8),
+        ("F8_E5M2", Dtype::F8E5M2, 8),
+        ("F8_E8M0", Dtype::F8E8M0, 8),
+        ("U16", Dtype::U16, 16),
+        ("I16", Dtype::I16, 16),
+        ("F16", Dtype::F16, 16),
+        ("BF16", Dtype::BF16, 16),
+        ("U32", Dtype::U32, 32),
+        ("I32", Dtype::I32, 32),
+        ("F32", Dtype::F32, 32),
+        ("U64", Dtype::U64, 64),
+        ("I64", Dtype::I64, 64),
+        ("F64", Dtype::F64, 64),
     ];
-    for (name, dtype, size) in cases {
-        assert_eq!(dtype.size(), Some(size));
+    for (name, dtype, bits) in cases {
+        assert_eq!(dtype.bits(), bits);
+        assert_eq!(dtype.size(), (bits % 8 == 0).then_some(bits / 8));
         assert_eq!(dtype.name(), name);
-        let header = std::format!(
-            r#"{{"t":{{"dtype":"{name}","shape":[3],"data_offsets":[0,{}]}}}}"#,
-            3 * size
-        );
-        let bytes = file(&header, &vec![0; 3 * size]);
+        // 4 elements fill whole bytes for every dtype.
+        let n = 4 * bits / 8;
+        let header =
+            std::format!(r#"{{"t":{{"dtype":"{name}","shape":[4],"data_offsets":[0,{n}]}}}}"#);
+        let bytes = file(&header, &vec![0; n]);
         let st = SafeTensors::parse(&bytes).unwrap();
         assert_eq!(st.get("t").unwrap().dtype, dtype);
     }
-    // Unknown dtypes are accepted without a size check.
-    let bytes = file(
-        r#"{"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#,
-        &[0; 2],
-    );
-    let st = SafeTensors::parse(&bytes).unwrap();
-    let t = st.get("t").unwrap();
-    assert_eq!(t.dtype, Dtype::Unknown);
-    assert_eq!(t.dtype.size(), None);
-    assert_eq!(t.raw_dtype, "F4");
-    // Dtype matching is exact (case-sensitive).
-    let bytes = file(
-        r#"{"t":{"dtype":"f32","shape":[1],"data_offsets":[0,1]}}"#,
-        &[0],
-    );
+    // Sub-byte elements must fill whole bytes.
     assert_eq!(
-        SafeTensors::parse(&bytes).unwrap().get("t").unwrap().dtype,
-        Dtype::Unknown
+        err(
+            r#"{"t":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}}"#,
+            &[0; 2]
+        ),
+        E::PartialByte {
+            offset: 1,
+            dtype: Dtype::F4,
+            numel: 3
+        }
     );
+    // Unknown dtypes are rejected; matching is exact (case-sensitive).
+    for d in ["f32", "F128", "Q4_0"] {
+        let header = std::format!(r#"{{"t":{{"dtype":"{d}","shape":[1],"data_offsets":[0,1]}}}}"#);
+        assert_eq!(err(&header, &[0]), E::UnknownDtype { offset: 1 });
+    }
 }
 
 #[test]
@@ -810,4 +814,100 @@ fn packs_a_conv_weight_from_a_file() {
     .unwrap();
     assert_eq!(w_out, [1.0, 3.0, 2.0, 4.0]);
     assert_eq!(b_out, [0.5, 0.25]);
+}
+
+/// The exact text of every error, each from a file that has that one defect.
+#[test]
+fn every_error_message() {
+    let msg = |header: &str, data: &[u8]| std::format!("{}", err(header, data));
+    let u8s = |offsets: &str| {
+        std::format!(r#"{{"a":{{"dtype":"U8","shape":[1],"data_offsets":{offsets}}}}}"#)
+    };
+    let cases: Vec<(String, &str)> = vec![
+        (
+            std::format!("{}", SafeTensors::parse(&[1, 2, 3]).unwrap_err()),
+            "safetensors file is 3 bytes long, shorter than its 8-byte header length prefix: the file is truncated or not a safetensors file",
+        ),
+        (
+            std::format!("{}", SafeTensors::parse(&[200, 0, 0, 0, 0, 0, 0, 0, b'{']).unwrap_err()),
+            "safetensors header length 200 exceeds the file size 9 bytes: the file is truncated or not a safetensors file",
+        ),
+        (
+            std::format!("{}", SafeTensors::parse(&[5, 0, 0, 0, 0, 0, 0, 0, b'{', b'}']).unwrap_err()),
+            "safetensors header length 5 plus the 8-byte length prefix exceeds the file size 10 bytes: the file is truncated or not a safetensors file",
+        ),
+        (
+            std::format!("{}", SafeTensors::parse(&[3, 0, 0, 0, 0, 0, 0, 0, b'{', 0xff, b'}']).unwrap_err()),
+            "safetensors header is not valid UTF-8 (invalid byte at header offset 1)",
+        ),
+        (msg("{} x", &[]), "safetensors header is not valid JSON at header byte 3: unexpected characters after the header object"),
+        (msg("[]", &[]), "safetensors header must be a JSON object mapping tensor names to tensor entries, but header byte 0 does not start one"),
+        (msg(r#"{"a":5}"#, &[]), "safetensors header byte 5: expected an object with \"dtype\", \"shape\" and \"data_offsets\" for a tensor entry"),
+        (
+            msg(r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":0}}"#, &[0]),
+            "unknown field at header byte 52: tensor entries may only have \"dtype\", \"shape\" and \"data_offsets\"",
+        ),
+        (
+            msg(r#"{"a":{"dtype":"U8","dtype":"U8","shape":[1],"data_offsets":[0,1]}}"#, &[0]),
+            "field \"dtype\" appears twice in a tensor entry (again at header byte 19)",
+        ),
+        (msg(r#"{"a":{"dtype":"U8","shape":[1]}}"#, &[]), "the tensor entry named at header byte 1 has no \"data_offsets\" field"),
+        (
+            msg(r#"{"a":{"dtype":"U8","shape":[1,1,1,1,1,1,1,1,1],"data_offsets":[0,1]}}"#, &[0]),
+            "the shape at header byte 27 has more than 8 dimensions, the most this reader supports",
+        ),
+        (
+            msg(r#"{"a":{"dtype":"U8","shape":[4294967296,4294967296],"data_offsets":[0,1]}}"#, &[0]),
+            "the size of the tensor named at header byte 1 overflows the address space",
+        ),
+        (
+            msg(r#"{"a":{"dtype":"f32","shape":[1],"data_offsets":[0,1]}}"#, &[0]),
+            "the tensor named at header byte 1 has a dtype that is not one of the format's (BOOL, U8, I8, F16, BF16, F32, F64, ...; names are upper case)",
+        ),
+        (
+            msg(r#"{"a":{"dtype":"F4","shape":[1],"data_offsets":[0,1]}}"#, &[0]),
+            "the tensor named at header byte 1 has 1 F4 elements, which do not fill whole bytes",
+        ),
+        (msg(&u8s("[1,0]"), &[0]), "the tensor named at header byte 1 has data_offsets [1, 0]: begin is after end"),
+        (
+            msg(&u8s("[0,1]"), &[]),
+            "the tensor named at header byte 1 has data_offsets [0, 1] past the end of the 0-byte data section: the file is truncated or corrupt",
+        ),
+        (
+            msg(r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, &[0; 4]),
+            "the tensor named at header byte 1 has 2 F32 elements (8 bytes) but its data_offsets span 4 bytes",
+        ),
+        (
+            msg(r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#, &[0; 2]),
+            "the tensor name at header byte 53 repeats the name at header byte 1",
+        ),
+        (msg(r#"{"__metadata__":{},"__metadata__":{}}"#, &[]), "\"__metadata__\" appears twice (again at header byte 19)"),
+        (
+            msg(r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[0],"data_offsets":[1,1]}}"#, &[0; 2]),
+            "the data of the tensor named at header byte 53 overlaps the data of the tensor named at header byte 1",
+        ),
+        (msg(&u8s("[0,1]"), &[0; 3]), "tensors cover 1 of the 3 bytes of the data section: safetensors files must not contain unreferenced bytes"),
+    ];
+    let wrong: Vec<_> = cases.iter().filter(|(got, want)| got != want).collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    // The tensor-count bound.
+    let mut header = String::from("{");
+    for i in 0..=MAX_TENSORS {
+        if i > 0 {
+            header.push(',');
+        }
+        header.push_str(&std::format!(
+            r#""t{i}":{{"dtype":"U8","shape":[0],"data_offsets":[0,0]}}"#
+        ));
+    }
+    header.push('}');
+    let e = err(&header, &[]);
+    assert!(
+        std::format!("{e}")
+            .starts_with("the header lists more than 4096 tensors (the one at header byte "),
+        "{e}"
+    );
+    assert!(std::format!("{e}").ends_with(
+        "is past the limit): no MobileNet has that many; the file is not a model's weights"
+    ));
 }
