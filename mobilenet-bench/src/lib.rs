@@ -7,6 +7,8 @@ mobilenet_macros::mobilenet!(
     name = "v1_0_25_128"
 );
 mobilenet_macros::mobilenet!(spec = "../specs/v2_alpha100.toml", name = "v2_1_0_224");
+// Any spec, for the `profile` tool: `MOBILENET_PROFILE_SPEC=specs/x.toml` (build.rs resolves it).
+mobilenet_macros::mobilenet!(spec = "${MOBILENET_PROFILE_SPEC_PATH}", name = "profiled");
 
 /// Random weights of a benchmarked network, written by build.rs (same generator and seed as
 /// `mobilenet random-weights --seed 1`).
@@ -15,6 +17,7 @@ pub fn random_weights(name: &str) -> &'static [u8] {
         "v1_1_0_224" => include_bytes!(concat!(env!("OUT_DIR"), "/v1_1_0_224.safetensors")),
         "v1_0_25_128" => include_bytes!(concat!(env!("OUT_DIR"), "/v1_0_25_128.safetensors")),
         "v2_1_0_224" => include_bytes!(concat!(env!("OUT_DIR"), "/v2_1_0_224.safetensors")),
+        "profiled" => include_bytes!(concat!(env!("OUT_DIR"), "/profiled.safetensors")),
         _ => panic!("unknown network {name}"),
     }
 }

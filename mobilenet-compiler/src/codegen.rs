@@ -396,6 +396,15 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         .take_while(|l| matches!(l.op, crate::model::Op::Softmax))
         .count();
     let all_calls = calls.iter().map(|(pre, call)| quote!(#pre #call));
+    // The same calls, each (with its copy) timed into `times[i]`.
+    let timed_calls = calls.iter().enumerate().map(|(i, (pre, call))| {
+        let i = lit(i);
+        quote! {
+            let t = rt::profile::Timer::start();
+            #pre #call
+            times[#i] = t.stop_ns();
+        }
+    });
     // Without the trailing softmax calls, but with their copies (which bring the logits into
     // the output when the softmax was not planned in place).
     let logit_calls = calls.iter().enumerate().map(|(i, (pre, call))| {
@@ -542,6 +551,29 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             }
 
             #logits_free
+
+            rt::__with_std! {
+            /// [`forward`] with every layer's call timed: `times[i]` receives layer `i`'s
+            /// nanoseconds (its row in [`LAYERS`]). The calls are the same, so is the output.
+            pub fn forward_timed(p: &[f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN], times: &mut [u64; LAYERS.len()]) {
+                assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
+                #(#timed_calls)*
+            }
+
+            impl Model {
+                /// Profile every layer on this machine: `warmup` untimed forward passes, then
+                /// `runs` timed ones; each layer's median time, GFLOP/s and share of the forward
+                /// beside its Mult-Adds (print it for a table).
+                pub fn profile(&self, input: &[f32; INPUT_LEN], warmup: usize, runs: usize) -> rt::profile::Profile {
+                    let mut scratch = Model::new_scratch();
+                    let mut output = [0.0f32; OUTPUT_LEN];
+                    rt::profile::run(LAYERS, warmup, runs, |times| {
+                        let times: &mut [u64; LAYERS.len()] = times.try_into().expect("one time per layer");
+                        forward_timed(self.params.as_slice(), input, &mut output, &mut scratch, times)
+                    })
+                }
+            }
+            }
 
             rt::__with_alloc! {
             /// The compiled network with its packed weights (BN folded), on the heap.

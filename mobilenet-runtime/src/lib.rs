@@ -97,6 +97,8 @@ pub mod kernels;
 pub mod load;
 mod math;
 pub mod pack;
+#[cfg(feature = "std")]
+pub mod profile;
 pub mod safetensors;
 mod support;
 

@@ -169,6 +169,22 @@ macro_rules! __with_alloc {
     ($($t:tt)*) => {};
 }
 
+/// Expands to its input when the `std` feature is on (the per-layer profile needs a clock).
+#[cfg(feature = "std")]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __with_std {
+    ($($t:tt)*) => { $($t)* };
+}
+
+/// Expands to its input when the `std` feature is on, to nothing otherwise.
+#[cfg(not(feature = "std"))]
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __with_std {
+    ($($t:tt)*) => {};
+}
+
 #[cfg(test)]
 mod tests {
     use super::arena::split;

@@ -1,0 +1,171 @@
+//! Per-layer profiles of a generated network (feature `std`): generated modules have a
+//! `forward_timed` that times every layer's call, and `Model::profile` runs it many times and
+//! returns a [`Profile`]: each layer's median time, GFLOP/s and share of the forward, beside its
+//! Mult-Adds, on the user's own machine.
+
+use std::fmt;
+use std::string::String;
+use std::vec::Vec;
+
+use crate::LayerInfo;
+
+/// A started stopwatch (generated code uses it around every layer call).
+pub struct Timer(std::time::Instant);
+
+impl Timer {
+    /// Start timing.
+    #[inline(always)]
+    pub fn start() -> Timer {
+        Timer(std::time::Instant::now())
+    }
+    /// Nanoseconds since [`Timer::start`].
+    #[inline(always)]
+    pub fn stop_ns(self) -> u64 {
+        self.0.elapsed().as_nanos() as u64
+    }
+}
+
+/// One layer's measurements.
+#[derive(Clone, Debug)]
+pub struct LayerProfile {
+    /// The layer's cost-table row.
+    pub info: LayerInfo,
+    /// Median time over the runs, nanoseconds.
+    pub median_ns: f64,
+}
+
+impl LayerProfile {
+    /// Achieved GFLOP/s (2 flops per Mult-Add).
+    pub fn gflops(&self) -> f64 {
+        if self.median_ns > 0.0 {
+            2.0 * self.info.mult_adds as f64 / self.median_ns
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A profile of every layer of a network.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// Per layer, in execution order.
+    pub layers: Vec<LayerProfile>,
+    /// Median time of a whole timed forward pass, nanoseconds.
+    pub forward_ns: f64,
+    /// Timed runs (after warm-up).
+    pub runs: usize,
+}
+
+fn median(v: &mut [u64]) -> f64 {
+    v.sort_unstable();
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2] as f64,
+        n => (v[n / 2 - 1] as f64 + v[n / 2] as f64) / 2.0,
+    }
+}
+
+/// Profile a network: `timed(times)` runs one forward pass and writes each layer's time (ns) to
+/// `times[i]`; it runs `warmup` times untimed, then `runs` times.
+pub fn run(layers: &[LayerInfo], warmup: usize, runs: usize, mut timed: impl FnMut(&mut [u64])) -> Profile {
+    let n = layers.len();
+    let mut times = std::vec![0u64; n];
+    for _ in 0..warmup {
+        timed(&mut times);
+    }
+    let runs = runs.max(1);
+    let mut samples = std::vec![0u64; n * runs];
+    let mut totals = std::vec![0u64; runs];
+    for r in 0..runs {
+        let t = Timer::start();
+        timed(&mut times);
+        totals[r] = t.stop_ns();
+        samples[r * n..(r + 1) * n].copy_from_slice(&times);
+    }
+    let layers = (0..n)
+        .map(|i| {
+            let mut s: Vec<u64> = (0..runs).map(|r| samples[r * n + i]).collect();
+            LayerProfile {
+                info: layers[i],
+                median_ns: median(&mut s),
+            }
+        })
+        .collect();
+    Profile {
+        layers,
+        forward_ns: median(&mut totals),
+        runs,
+    }
+}
+
+impl Profile {
+    /// The sum of the layers' medians, nanoseconds.
+    pub fn layers_ns(&self) -> f64 {
+        self.layers.iter().map(|l| l.median_ns).sum()
+    }
+}
+
+impl fmt::Display for Profile {
+    /// A table: layer, op, output, Mult-Adds, median time, GFLOP/s, share of the layers' sum.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sum = self.layers_ns().max(1.0);
+        let width = self.layers.iter().map(|l| l.info.name.len()).max().unwrap_or(5).max(5);
+        writeln!(
+            f,
+            "{:>3}  {:<width$}  {:<16}  {:>14}  {:>11}  {:>10}  {:>8}  {:>6}",
+            "#", "layer", "op", "output", "Mult-Adds", "time (us)", "GFLOP/s", "share"
+        )?;
+        for (i, l) in self.layers.iter().enumerate() {
+            let [h, w, c] = l.info.output;
+            let out: String = std::format!("{h}x{w}x{c}");
+            writeln!(
+                f,
+                "{:>3}  {:<width$}  {:<16}  {:>14}  {:>11}  {:>10.1}  {:>8.1}  {:>5.1}%",
+                i + 1,
+                l.info.name,
+                l.info.op,
+                out,
+                l.info.mult_adds,
+                l.median_ns / 1e3,
+                l.gflops(),
+                100.0 * l.median_ns / sum
+            )?;
+        }
+        let ma: u64 = self.layers.iter().map(|l| l.info.mult_adds).sum();
+        writeln!(
+            f,
+            "forward: {:.3} ms median over {} runs (layers sum {:.3} ms), {} Mult-Adds, {:.1} GFLOP/s",
+            self.forward_ns / 1e6,
+            self.runs,
+            self.layers_ns() / 1e6,
+            ma,
+            2.0 * ma as f64 / self.forward_ns.max(1.0)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_shares_and_table() {
+        let infos = [
+            LayerInfo { name: "a", op: "Conv 3x3", input: [4, 4, 3], output: [2, 2, 8], mult_adds: 864, params: 216 },
+            LayerInfo { name: "b", op: "Softmax", input: [1, 1, 8], output: [1, 1, 8], mult_adds: 0, params: 0 },
+        ];
+        let mut k = 0u64;
+        let p = run(&infos, 2, 3, |t| {
+            k += 1;
+            t[0] = 1000 * k; // 3000, 4000, 5000 after the 2 warm-up runs
+            t[1] = 500;
+        });
+        assert_eq!(p.runs, 3);
+        assert_eq!(p.layers[0].median_ns, 4000.0);
+        assert_eq!(p.layers[1].median_ns, 500.0);
+        assert!((p.layers[0].gflops() - 2.0 * 864.0 / 4000.0).abs() < 1e-12);
+        let table = std::format!("{p}");
+        assert!(table.contains("  1  a      Conv 3x3                   2x2x8          864         4.0       0.4   88.9%"), "{table}");
+        assert!(table.contains("  2  b      Softmax                    1x1x8            0         0.5       0.0   11.1%"), "{table}");
+    }
+}

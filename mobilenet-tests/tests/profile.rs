@@ -1,0 +1,31 @@
+//! The generated per-layer profile: `forward_timed` runs the same calls as `forward` (bit-equal
+//! output) and `Model::profile` reports one row per layer.
+
+mobilenet_macros::mobilenet!(spec = "specs/v2_a035_r96.toml", name = "net");
+
+#[test]
+fn timed_forward_equals_forward_and_profile_has_every_layer() {
+    let text = include_str!("../specs/v2_a035_r96.toml");
+    let spec = mobilenet_compiler::compile_str("v2_a035_r96.toml", text).unwrap();
+    let model = net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, 1)).unwrap();
+    let input = mobilenet_tests::hash_input(net::INPUT_LEN);
+    let input = net::input_array(&input).unwrap();
+    let (mut a, mut b) = ([0.0f32; net::OUTPUT_LEN], [0.0f32; net::OUTPUT_LEN]);
+    let mut scratch = net::Model::new_scratch();
+    model.forward(input, &mut a, &mut scratch);
+    let mut times = [0u64; net::LAYERS.len()];
+    net::forward_timed(model.params(), input, &mut b, &mut scratch, &mut times);
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    assert!(times.iter().sum::<u64>() > 0);
+
+    let p = model.profile(input, 1, 5);
+    assert_eq!(p.layers.len(), net::LAYERS.len());
+    assert_eq!(p.runs, 5);
+    for (row, info) in p.layers.iter().zip(net::LAYERS) {
+        assert_eq!(row.info, *info);
+    }
+    assert!(p.forward_ns >= p.layers.iter().map(|l| l.median_ns).fold(0.0, f64::max));
+    let table = p.to_string();
+    assert_eq!(table.lines().count(), net::LAYERS.len() + 2, "{table}");
+    assert!(table.lines().last().unwrap().starts_with("forward: "), "{table}");
+}
