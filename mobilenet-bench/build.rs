@@ -16,16 +16,24 @@ const NETWORKS: &[(&str, &str)] = &[
 /// workspace root, or absolute), by default v1 0.25/128.
 fn profiled_spec(out: &str) {
     println!("cargo:rerun-if-env-changed=MOBILENET_PROFILE_SPEC");
-    let given = std::env::var("MOBILENET_PROFILE_SPEC").unwrap_or_else(|_| "specs/v1_alpha025_res128.toml".into());
+    let given = std::env::var("MOBILENET_PROFILE_SPEC")
+        .unwrap_or_else(|_| "specs/v1_alpha025_res128.toml".into());
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let path = root.join(&given);
     let path = std::fs::canonicalize(&path).unwrap_or_else(|e| {
         panic!("MOBILENET_PROFILE_SPEC={given}: {e} (paths are relative to the workspace root)")
     });
     println!("cargo:rerun-if-changed={}", path.display());
-    println!("cargo:rustc-env=MOBILENET_PROFILE_SPEC_PATH={}", path.display());
+    println!(
+        "cargo:rustc-env=MOBILENET_PROFILE_SPEC_PATH={}",
+        path.display()
+    );
     let net = mobilenet_compiler::compile_file(&path).unwrap_or_else(|d| panic!("{d}"));
-    std::fs::write(format!("{out}/profiled.safetensors"), mobilenet_compiler::weights::random(&net, 1)).unwrap();
+    std::fs::write(
+        format!("{out}/profiled.safetensors"),
+        mobilenet_compiler::weights::random(&net, 1),
+    )
+    .unwrap();
 }
 
 fn main() {

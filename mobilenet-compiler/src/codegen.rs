@@ -572,6 +572,15 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                         forward_timed(self.params.as_slice(), input, &mut output, &mut scratch, times)
                     })
                 }
+
+                /// Run a batch of images on every thread of `pool`, one image per thread at a
+                /// time (`scratch` holds one arena per thread: [`Model::new_scratch`]). Each
+                /// output equals [`Model::forward`] on its input, whatever the thread count;
+                /// nothing is allocated.
+                pub fn forward_batch(&self, pool: &rt::threads::Pool, inputs: &[[f32; INPUT_LEN]], outputs: &mut [[f32; OUTPUT_LEN]], scratch: &mut [rt::load::Scratch<#arena_len>]) {
+                    let p = self.params.as_slice();
+                    rt::threads::batch(pool, inputs, outputs, scratch, |x, y, s| forward(p, x, y, &mut **s))
+                }
             }
             }
 

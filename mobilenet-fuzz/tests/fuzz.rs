@@ -18,7 +18,9 @@ fn corpus_dir(target: &str) -> PathBuf {
 
 /// The seeds of `target` and the inputs that once found a bug (`regressions/<target>/`).
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let regressions = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions").join(target);
+    let regressions = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("regressions")
+        .join(target);
     let mut files: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(corpus_dir(target))
         .unwrap_or_else(|e| panic!("corpus/{target}: {e}"))
         .chain(std::fs::read_dir(regressions).into_iter().flatten())

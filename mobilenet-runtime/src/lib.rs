@@ -101,6 +101,8 @@ pub mod pack;
 pub mod profile;
 pub mod safetensors;
 mod support;
+#[cfg(feature = "std")]
+pub mod threads;
 
 pub use support::{arena, as_array, as_array_mut, Aligned, LayerInfo, SizeError};
 

@@ -67,7 +67,12 @@ fn median(v: &mut [u64]) -> f64 {
 
 /// Profile a network: `timed(times)` runs one forward pass and writes each layer's time (ns) to
 /// `times[i]`; it runs `warmup` times untimed, then `runs` times.
-pub fn run(layers: &[LayerInfo], warmup: usize, runs: usize, mut timed: impl FnMut(&mut [u64])) -> Profile {
+pub fn run(
+    layers: &[LayerInfo],
+    warmup: usize,
+    runs: usize,
+    mut timed: impl FnMut(&mut [u64]),
+) -> Profile {
     let n = layers.len();
     let mut times = std::vec![0u64; n];
     for _ in 0..warmup {
@@ -109,7 +114,13 @@ impl fmt::Display for Profile {
     /// A table: layer, op, output, Mult-Adds, median time, GFLOP/s, share of the layers' sum.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sum = self.layers_ns().max(1.0);
-        let width = self.layers.iter().map(|l| l.info.name.len()).max().unwrap_or(5).max(5);
+        let width = self
+            .layers
+            .iter()
+            .map(|l| l.info.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         writeln!(
             f,
             "{:>3}  {:<width$}  {:<16}  {:>14}  {:>11}  {:>10}  {:>8}  {:>6}",
@@ -151,8 +162,22 @@ mod tests {
     #[test]
     fn medians_shares_and_table() {
         let infos = [
-            LayerInfo { name: "a", op: "Conv 3x3", input: [4, 4, 3], output: [2, 2, 8], mult_adds: 864, params: 216 },
-            LayerInfo { name: "b", op: "Softmax", input: [1, 1, 8], output: [1, 1, 8], mult_adds: 0, params: 0 },
+            LayerInfo {
+                name: "a",
+                op: "Conv 3x3",
+                input: [4, 4, 3],
+                output: [2, 2, 8],
+                mult_adds: 864,
+                params: 216,
+            },
+            LayerInfo {
+                name: "b",
+                op: "Softmax",
+                input: [1, 1, 8],
+                output: [1, 1, 8],
+                mult_adds: 0,
+                params: 0,
+            },
         ];
         let mut k = 0u64;
         let p = run(&infos, 2, 3, |t| {

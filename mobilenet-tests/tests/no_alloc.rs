@@ -40,10 +40,14 @@ mobilenet_macros::mobilenet!(
     name = "v2"
 );
 
+/// The allocation counter is process-wide: the tests of this file take turns.
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs the given forward methods of `$m` three times after loading; returns the number of
 /// allocations they made.
 macro_rules! allocations_in_forward {
     ($m:ident: $($method:ident),*) => {{
+        let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
         let model = $m::Model::embedded();
         let mut scratch = $m::Model::new_scratch();
         let input = vec![0.5f32; $m::INPUT_LEN];
@@ -85,4 +89,48 @@ fn v2_forward_allocates_nothing() {
         0,
         "forward allocated"
     );
+}
+
+/// A batch on a pool of 1, 2 and 3 threads (more than this machine's cores, if it has 2)
+/// allocates nothing once the pool and the arenas exist, and gives each image the output the
+/// single-image forward gives it, bit for bit.
+#[test]
+fn batch_forward_allocates_nothing_and_matches_forward() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let model = v2::Model::embedded();
+    let images = 5;
+    let inputs: Vec<[f32; v2::INPUT_LEN]> = (0..images)
+        .map(|k| {
+            let x = mobilenet_tests::hash_input(v2::INPUT_LEN + k);
+            x[k..].try_into().unwrap()
+        })
+        .collect();
+    let mut expected = vec![[0.0f32; v2::OUTPUT_LEN]; images];
+    let mut scratch = v2::Model::new_scratch();
+    for (x, y) in inputs.iter().zip(expected.iter_mut()) {
+        model.forward(x, y, &mut scratch);
+    }
+    for threads in [1, 2, 3] {
+        let pool = mobilenet_runtime::threads::Pool::new(threads);
+        let mut scratches: Vec<_> = (0..threads).map(|_| v2::Model::new_scratch()).collect();
+        let mut outputs = vec![[0.0f32; v2::OUTPUT_LEN]; images];
+        model.forward_batch(&pool, &inputs, &mut outputs, &mut scratches); // warm-up
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            outputs.iter_mut().for_each(|o| o.fill(0.0));
+            model.forward_batch(&pool, &inputs, &mut outputs, &mut scratches);
+        }
+        assert_eq!(
+            ALLOCS.load(Ordering::SeqCst) - before,
+            0,
+            "{threads} threads: the batch allocated"
+        );
+        for (o, e) in outputs.iter().zip(&expected) {
+            assert_eq!(
+                o.map(f32::to_bits),
+                e.map(f32::to_bits),
+                "{threads} threads"
+            );
+        }
+    }
 }

@@ -7,7 +7,8 @@ mobilenet_macros::mobilenet!(spec = "specs/v2_a035_r96.toml", name = "net");
 fn timed_forward_equals_forward_and_profile_has_every_layer() {
     let text = include_str!("../specs/v2_a035_r96.toml");
     let spec = mobilenet_compiler::compile_str("v2_a035_r96.toml", text).unwrap();
-    let model = net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, 1)).unwrap();
+    let model =
+        net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, 1)).unwrap();
     let input = mobilenet_tests::hash_input(net::INPUT_LEN);
     let input = net::input_array(&input).unwrap();
     let (mut a, mut b) = ([0.0f32; net::OUTPUT_LEN], [0.0f32; net::OUTPUT_LEN]);
@@ -27,5 +28,8 @@ fn timed_forward_equals_forward_and_profile_has_every_layer() {
     assert!(p.forward_ns >= p.layers.iter().map(|l| l.median_ns).fold(0.0, f64::max));
     let table = p.to_string();
     assert_eq!(table.lines().count(), net::LAYERS.len() + 2, "{table}");
-    assert!(table.lines().last().unwrap().starts_with("forward: "), "{table}");
+    assert!(
+        table.lines().last().unwrap().starts_with("forward: "),
+        "{table}"
+    );
 }

@@ -16,9 +16,16 @@ macro_rules! profile {
     ($m:ident, $runs:expr) => {{
         use mobilenet_bench::$m as net;
         let model = net::Model::from_safetensors(random_weights(stringify!($m))).expect("weights");
-        let input: Vec<f32> = (0..net::INPUT_LEN).map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0).collect();
+        let input: Vec<f32> = (0..net::INPUT_LEN)
+            .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+            .collect();
         let input = net::input_array(&input).expect("input size");
-        println!("{} ({}), ISA {}", net::NAME, stringify!($m), kernels::active_isa());
+        println!(
+            "{} ({}), ISA {}",
+            net::NAME,
+            stringify!($m),
+            kernels::active_isa()
+        );
         print!("{}", model.profile(input, 10, $runs));
     }};
 }
@@ -31,7 +38,11 @@ fn main() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
         match args[i].as_str() {
             "--net" => name = value,
-            "--runs" => runs = value.parse().unwrap_or_else(|_| panic!("--runs takes a number, found {value:?}")),
+            "--runs" => {
+                runs = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("--runs takes a number, found {value:?}"))
+            }
             "--isa" => {
                 let isa = Isa::ALL
                     .into_iter()
