@@ -72,6 +72,10 @@ NETWORKS: dict[str, dict] = {
 WEIGHTS_SEED = 1
 INPUT_SEED = 0
 ENGINES = ["ours", "onnxruntime", "openvino", "litert"]
+# Threads every peer runs one inference on (--threads). Ours runs one image on one thread
+# (splitting a forward over threads is not built yet); its batch throughput is the
+# `throughput` tool's.
+THREADS = 1
 
 
 class PeerError(Exception):
@@ -382,7 +386,7 @@ class OrtEngine(Engine):
         import onnxruntime as ort
 
         so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
+        so.intra_op_num_threads = THREADS
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -395,7 +399,7 @@ class OrtEngine(Engine):
         self.io.bind_output("output", "cpu", 0, np.float32, list(self.y.shape), self.y.ctypes.data)
         self.info = {
             "providers": self.sess.get_providers(),
-            "settings": "intra_op_num_threads=1, inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL, IOBinding",
+            "settings": f"intra_op_num_threads={THREADS}, inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL, IOBinding",
         }
 
     def infer(self) -> None:
@@ -420,7 +424,7 @@ class OpenVinoEngine(Engine):
 
         core = ov.Core()
         model = core.read_model(str(onnx_path))
-        self.compiled = core.compile_model(model, "CPU", self.CONFIG)
+        self.compiled = core.compile_model(model, "CPU", {**self.CONFIG, "INFERENCE_NUM_THREADS": THREADS})
         self.req = self.compiled.create_infer_request()
         self.x = np.ascontiguousarray(x)
         self.req.set_input_tensor(ov.Tensor(self.x, shared_memory=True))
@@ -462,7 +466,7 @@ class LiteRtEngine(Engine):
             ops[d["op_name"]] = ops.get(d["op_name"], 0) + 1
         del plain
         with capture_fd2() as log:
-            self.interp = litert.Interpreter(model_content=tflite_bytes, num_threads=1)
+            self.interp = litert.Interpreter(model_content=tflite_bytes, num_threads=THREADS)
             self.interp.allocate_tensors()
         # After delegation the node list ends with the delegate's node(s), which replace the
         # nodes they took over. TFLite logs "Created TensorFlow Lite XNNPACK delegate for CPU"
@@ -770,12 +774,17 @@ def main() -> int:
     ap.add_argument("--tol", type=float, default=1e-3, help="max |peer - ours| / max |ours| (default 1e-3)")
     ap.add_argument("--cpu", type=int, help="pin this process and its children to one CPU")
     ap.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    ap.add_argument("--threads", type=int, default=1, help="threads per inference for the peers (ORT "
+                    "intra_op_num_threads, LiteRT num_threads, OpenVINO INFERENCE_NUM_THREADS; default 1); "
+                    "ours runs one image on one thread")
     ap.add_argument("--keep-models", metavar="DIR", help="copy the generated .onnx and .tflite files here")
     args = ap.parse_args()
     if "ours" not in args.engines:
         args.engines = ["ours", *args.engines]  # the reference for the output check and the ratio
-    if args.iters < 1 or args.repeat < 1 or args.warmup < 0:
-        ap.error("--iters and --repeat must be >= 1, --warmup >= 0")
+    if args.iters < 1 or args.repeat < 1 or args.warmup < 0 or args.threads < 1:
+        ap.error("--iters, --repeat and --threads must be >= 1, --warmup >= 0")
+    global THREADS
+    THREADS = args.threads
 
     sys.path.insert(0, str(ROOT / "scripts"))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
