@@ -73,7 +73,8 @@ pub struct Pool {
 
 impl Pool {
     /// A pool running jobs on `threads` threads in all: the caller and `threads - 1` workers
-    /// (0 is taken as 1). More threads than cores is allowed (and slower).
+    /// (0 is taken as 1). More threads than cores is allowed (and slower). On WebAssembly the
+    /// pool has no workers: jobs run on the caller.
     pub fn new(threads: usize) -> Pool {
         let shared = Arc::new(Shared {
             job: AtomicPtr::new(core::ptr::null_mut()),
@@ -87,15 +88,7 @@ impl Pool {
             lock: Mutex::new(()),
             wake: Condvar::new(),
         });
-        let workers = (1..threads.max(1))
-            .map(|i| {
-                let s = Arc::clone(&shared);
-                std::thread::Builder::new()
-                    .name(std::format!("mobilenet-{i}"))
-                    .spawn(move || worker(&s))
-                    .expect("spawning a pool thread")
-            })
-            .collect();
+        let workers = spawn_workers(&shared, threads.max(1) - 1);
         Pool {
             shared,
             workers,
@@ -159,6 +152,26 @@ impl Pool {
     }
 }
 
+/// `n` worker threads. WebAssembly targets have no threads (wasi's libc lacks pthreads): there
+/// a pool has no workers and runs every job on the caller.
+#[cfg(not(target_family = "wasm"))]
+fn spawn_workers(shared: &Arc<Shared>, n: usize) -> Vec<JoinHandle<()>> {
+    (1..=n)
+        .map(|i| {
+            let s = Arc::clone(shared);
+            std::thread::Builder::new()
+                .name(std::format!("mobilenet-{i}"))
+                .spawn(move || worker(&s))
+                .expect("spawning a pool thread")
+        })
+        .collect()
+}
+
+#[cfg(target_family = "wasm")]
+fn spawn_workers(_shared: &Arc<Shared>, _n: usize) -> Vec<JoinHandle<()>> {
+    Vec::new()
+}
+
 fn backoff(spins: &mut usize) {
     *spins += 1;
     if *spins < SPIN {
@@ -168,6 +181,7 @@ fn backoff(spins: &mut usize) {
     }
 }
 
+#[cfg_attr(target_family = "wasm", allow(dead_code))]
 fn worker(s: &Shared) {
     let mut seen = s.epoch.load(SeqCst);
     loop {
@@ -294,7 +308,14 @@ mod tests {
     fn every_task_runs_exactly_once_for_any_thread_count() {
         for threads in [1, 2, 3, 5] {
             let pool = Pool::new(threads);
-            assert_eq!(pool.threads(), threads);
+            assert_eq!(
+                pool.threads(),
+                if cfg!(target_family = "wasm") {
+                    1
+                } else {
+                    threads
+                }
+            );
             for n in [0usize, 1, 2, 3, 7, 64, 1000] {
                 let hits: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
                 for _ in 0..20 {
@@ -348,6 +369,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(target_family = "wasm"))] // spawns threads
     fn a_nested_or_concurrent_job_runs_inline() {
         let pool = Pool::new(2);
         let inner = AtomicUsize::new(0);
