@@ -349,6 +349,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(panic = "unwind")] // catches the task's panic
     fn a_panicking_task_is_reported_after_the_others_finish() {
         let pool = Pool::new(2);
         let ran = AtomicUsize::new(0);
