@@ -663,11 +663,13 @@ impl Ctx<'_> {
 
     fn epsilon(&mut self, v: &Val<'_>) -> Option<Sp<f64>> {
         let e = self.float("bn_epsilon", v, "1e-3")?;
-        if e.value <= 0.0 {
+        // The runtime folds batch norm with an f32 epsilon: it must stay positive and finite
+        // there (found by fuzzing: `1e53` became an infinite literal in the generated code).
+        if e.value <= 0.0 || e.value > 1.0 || (e.value as f32) <= 0.0 {
             self.err(
                 v.span(),
-                format!("`bn_epsilon` must be positive, found {}", e.value),
-                "must be > 0",
+                format!("`bn_epsilon` must be in (1e-38, 1], found {:e}", e.value),
+                "must be a small positive number",
                 Some("PyTorch uses 1e-5, TF-slim 1e-3".into()),
             );
             return None;

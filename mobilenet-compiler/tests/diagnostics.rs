@@ -471,3 +471,23 @@ fn huge_sizes_are_errors_not_overflows() {
         "{e:?}"
     );
 }
+
+/// Found by fuzzing: `bn_epsilon = 1e53` became an infinite f32 literal in the generated code
+/// (a panic in the macro). Epsilons are checked against what the runtime's f32 can hold.
+#[test]
+fn epsilon_out_of_range() {
+    for (eps, found) in [("1e53", "1e53"), ("-1e-3", "-1e-3"), ("1e-50", "1e-50")] {
+        let text = BASE.replace(
+            "classes = 10",
+            &format!("classes = 10\n[defaults]\nbn_epsilon = {eps}"),
+        );
+        let e = errors(&text);
+        assert_eq!(
+            e,
+            vec![format!(
+                "5:14: `bn_epsilon` must be in (1e-38, 1], found {found}"
+            )],
+            "{eps}"
+        );
+    }
+}
