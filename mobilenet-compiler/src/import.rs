@@ -216,15 +216,15 @@ pub fn tf_graph(net: &Network, graph_bytes: &[u8]) -> Result<(Vec<u8>, ImportRep
                 ));
                 continue;
             }
-            match float_bytes(tensor, t.numel()) {
-                Ok(bytes) if mobilenet_runtime::load::first_non_finite(&bytes).is_some() => {
-                    let (i, v) =
-                        mobilenet_runtime::load::first_non_finite(&bytes).unwrap_or_default();
-                    errors.push(format!(
-                        "layer `{}`: constant `{}` holds {v} at element {i}; the graph's weights are corrupt",
-                        layer.name, t.name
-                    ));
+            let bytes = float_bytes(tensor, t.numel()).and_then(|b| {
+                match mobilenet_runtime::load::first_non_finite(&b) {
+                    Some((i, v)) => Err(format!(
+                        "holds {v} at element {i}; the graph's weights are corrupt"
+                    )),
+                    None => Ok(b),
                 }
+            });
+            match bytes {
                 Ok(bytes) => {
                     report
                         .used
