@@ -53,6 +53,29 @@ enum Cmd {
 
 #[derive(Subcommand)]
 enum ImportCmd {
+    /// A TensorFlow Lite model (.tflite, quantized or float): writes a spec in our language and
+    /// the weights with their quantization. Several files are parts of one model, chained
+    /// (each one's output feeds the next one's input).
+    Tflite {
+        /// The model file(s).
+        #[arg(required = true)]
+        models: Vec<std::path::PathBuf>,
+        /// Where to write the spec (TOML).
+        #[arg(long)]
+        spec_out: std::path::PathBuf,
+        /// Where to write the weights (safetensors).
+        #[arg(long)]
+        weights_out: std::path::PathBuf,
+        /// The network's name (default: the first file's stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Import a quantized model as a float network (`w = scale * (q - zero_point)`).
+        #[arg(long)]
+        dequantize: bool,
+        /// List which operators became which layers.
+        #[arg(long, short)]
+        verbose: bool,
+    },
     /// A TensorFlow frozen GraphDef (.pb): constants are mapped by name onto the spec's
     /// tensors (TF-slim naming), checked, and written as safetensors.
     TfGraph {
@@ -68,6 +91,51 @@ enum ImportCmd {
         #[arg(long, short)]
         verbose: bool,
     },
+}
+
+fn import_tflite(
+    models: &[std::path::PathBuf],
+    spec_out: &std::path::Path,
+    weights_out: &std::path::Path,
+    opts: mobilenet_compiler::tflite::Options,
+    verbose: bool,
+) -> ExitCode {
+    let mut files = Vec::new();
+    for m in models {
+        match std::fs::read(m) {
+            Ok(b) => files.push((m.display().to_string(), b)),
+            Err(e) => {
+                eprintln!("error: cannot read `{}`: {e}", m.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let imported = match mobilenet_compiler::tflite::import(&files, &opts) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (path, bytes) in [(spec_out, imported.spec.as_bytes()), (weights_out, &imported.weights[..])] {
+        if let Err(e) = std::fs::write(path, bytes) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!(
+        "imported {} operators from {} into `{}` and `{}`",
+        imported.log.len(),
+        files.iter().map(|f| format!("`{}`", f.0)).collect::<Vec<_>>().join(" + "),
+        spec_out.display(),
+        weights_out.display()
+    );
+    if verbose {
+        for l in &imported.log {
+            eprintln!("  {l}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn import_tf_graph(
@@ -196,6 +264,20 @@ fn main() -> ExitCode {
             out,
             verbose,
         }) => import_tf_graph(&graph, &spec, &out, verbose),
+        Cmd::Import(ImportCmd::Tflite {
+            models,
+            spec_out,
+            weights_out,
+            name,
+            dequantize,
+            verbose,
+        }) => import_tflite(
+            &models,
+            &spec_out,
+            &weights_out,
+            mobilenet_compiler::tflite::Options { name, dequantize },
+            verbose,
+        ),
         Cmd::RandomWeights { spec, seed, out } => match mobilenet_compiler::compile_file(&spec) {
             Ok(net) => {
                 let bytes = mobilenet_compiler::weights::random(&net, seed);

@@ -103,6 +103,7 @@ pub fn load_table(net: &Network) -> LoadTable {
             slots.push(None);
             continue;
         };
+        let quant = l.quantized.then(|| crate::ops::quant::names(net, l));
         let (w_len, b_len) = kind.packed_len();
         let w_off = packed;
         let b_off = align(w_off + w_len);
@@ -115,7 +116,16 @@ pub fn load_table(net: &Network) -> LoadTable {
         }));
         let find = |role: Role| l.tensors.iter().find(|t| t.role == role);
         let name = |role: Role| find(role).map(|t| leak(&t.name));
-        let w = find(Role::Weight).expect("layers with slots have weights");
+        let (weight, weight_layout, weight_shape): (&'static str, _, &'static [usize]) =
+            match find(Role::Weight) {
+                Some(w) => (
+                    leak(&w.name),
+                    w.layout.expect("a weight tensor has a layout"),
+                    Box::leak(w.shape.clone().into_boxed_slice()),
+                ),
+                // Quantized adds, pools and softmaxes: parameters only.
+                None => ("", mobilenet_runtime::pack::SrcLayout::Hwio, &[]),
+            };
         let bn = l.op.conv().and_then(|c| c.batch_norm).map(|eps| BnNames {
             gamma: name(Role::BnGamma),
             beta: name(Role::BnBeta),
@@ -126,15 +136,16 @@ pub fn load_table(net: &Network) -> LoadTable {
         entries.push(Entry {
             layer: leak(&l.name),
             kind,
-            weight: leak(&w.name),
-            weight_layout: w.layout.expect("a weight tensor has a layout"),
-            weight_shape: Box::leak(w.shape.clone().into_boxed_slice()),
+            weight,
+            weight_layout,
+            weight_shape,
             bias: name(Role::Bias),
             bn,
             w_off,
             w_len,
             b_off,
             b_len,
+            quant,
         });
     }
     LoadTable {
@@ -163,6 +174,33 @@ fn entry_tokens(e: &mobilenet_runtime::load::Entry) -> TokenStream {
     let wshape = e.weight_shape.iter().map(|&d| lit(d));
     let bias = opt(e.bias);
     let (w0, wl, b0, bl) = (lit(e.w_off), lit(e.w_len), lit(e.b_off), lit(e.b_len));
+    let qt = |q: mobilenet_runtime::load::QuantTensors| {
+        let (s, z) = (q.scale, q.zero_point);
+        quote!(rt::load::QuantTensors { scale: #s, zero_point: #z })
+    };
+    let quant = match e.quant {
+        Some(q) => {
+            let input = qt(q.input);
+            let input2 = match q.input2 {
+                Some(t) => {
+                    let t = qt(t);
+                    quote!(Some(#t))
+                }
+                None => quote!(None),
+            };
+            let output = qt(q.output);
+            let weight = match q.weight {
+                Some(t) => {
+                    let t = qt(t);
+                    quote!(Some(#t))
+                }
+                None => quote!(None),
+            };
+            let act = q.act;
+            quote!(Some(rt::load::QuantNames { input: #input, input2: #input2, output: #output, weight: #weight, act: #act }))
+        }
+        None => quote!(None),
+    };
     quote! {
         rt::load::Entry {
             layer: #layer,
@@ -173,6 +211,7 @@ fn entry_tokens(e: &mobilenet_runtime::load::Entry) -> TokenStream {
             bias: #bias,
             bn: #bn,
             w_off: #w0, w_len: #wl, b_off: #b0, b_len: #bl,
+            quant: #quant,
         }
     }
 }
@@ -354,17 +393,31 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             Form::ParamsAccumulate => (quote!(p: &[f32],), quote!(x, #wb y), vec![0]),
             Form::Plain => (quote!(), quote!(x, y), vec![0]),
             Form::Binary => (quote!(), quote!(a, b, y), vec![0, 1]),
+            Form::BinaryParams => (quote!(p: &[f32],), quote!(a, b, #wb y), vec![0, 1]),
             Form::InPlace => (quote!(), quote!(y), vec![]),
         };
         let arg_names: Vec<Ident> = match k.form {
-            Form::Binary => vec![format_ident!("a"), format_ident!("b")],
+            Form::Binary | Form::BinaryParams => vec![format_ident!("a"), format_ident!("b")],
             Form::InPlace => vec![],
             _ => vec![format_ident!("x")],
         };
+        // Operand types: the caller's input and output arrays have the network's I/O type,
+        // everything else its storage type.
+        let ty = |v: usize| -> Ident {
+            if v == net.input_value {
+                format_ident!("{}", net.io.io())
+            } else if v == net.output_value {
+                format_ident!("{}", net.io.io())
+            } else {
+                format_ident!("{}", net.elem.storage())
+            }
+        };
+        let arg_tys: Vec<Ident> = reads.iter().map(|&r| ty(l.inputs[r])).collect();
+        let out_ty = ty(l.output_value);
         fns.push(quote! {
             #[doc = #doc]
             #[inline(never)]
-            fn #f(#params #(#arg_names: &[f32],)* y: &mut [f32]) {
+            fn #f(#params #(#arg_names: &[#arg_tys],)* y: &mut [#out_ty]) {
                 rt::kernels::#kernel::<#(#generics),*>(#operands)
             }
         });
@@ -389,12 +442,16 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
 
     // A network ending in softmax also gets `forward_logits`: the same calls without the
     // trailing in-place softmax.
-    let trailing = net
-        .layers
-        .iter()
-        .rev()
-        .take_while(|l| matches!(l.op, crate::model::Op::Softmax))
-        .count();
+    let trailing = if net.elem.is_quantized() {
+        // A quantized softmax requantizes: its input is not the output's logits.
+        0
+    } else {
+        net.layers
+            .iter()
+            .rev()
+            .take_while(|l| matches!(l.op, crate::model::Op::Softmax))
+            .count()
+    };
     let all_calls = calls.iter().map(|(pre, call)| quote!(#pre #call));
     // The same calls, each (with its copy) timed into `times[i]`.
     let timed_calls = calls.iter().enumerate().map(|(i, (pre, call))| {
@@ -433,6 +490,9 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     } else {
         (quote!(), quote!())
     };
+    let io = format_ident!("{}", net.io.io());
+    let st = format_ident!("{}", net.elem.storage());
+    let elem_bytes = lit(if net.elem.is_quantized() { 1 } else { 4 });
     let (h, w, c) = (lit(net.input.h), lit(net.input.w), lit(net.input.c));
     let input_len = lit(net.input.len());
     let output_len = lit(net.output_len());
@@ -512,7 +572,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             /// Scratch arena size in f32 values (see [`Model::forward`]).
             pub const ARENA_LEN: usize = #arena_len;
             /// Scratch arena size in bytes.
-            pub const ARENA_BYTES: usize = #arena_len * 4;
+            pub const ARENA_BYTES: usize = #arena_len * #elem_bytes;
             /// Packed parameter count (f32 values, BN folded, aligned per layer).
             pub const PACKED_LEN: usize = #packed_len;
             /// The compile-time cost report (markdown).
@@ -525,13 +585,13 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
 
             /// `x` as this network's input (NHWC f32, [`INPUT_SHAPE`]), or an error saying what is
             /// wrong with its length: for inputs that arrive as slices (`Vec<f32>`, decoded images).
-            pub fn input_array(x: &[f32]) -> Result<&[f32; INPUT_LEN], rt::SizeError> {
+            pub fn input_array(x: &[#io]) -> Result<&[#io; INPUT_LEN], rt::SizeError> {
                 rt::as_array(x, "input", INPUT_SHAPE)
             }
 
             /// `y` as this network's output buffer ([`OUTPUT_LEN`] values), or an error saying
             /// what is wrong with its length.
-            pub fn output_array(y: &mut [f32]) -> Result<&mut [f32; OUTPUT_LEN], rt::SizeError> {
+            pub fn output_array(y: &mut [#io]) -> Result<&mut [#io; OUTPUT_LEN], rt::SizeError> {
                 rt::as_array_mut(y, "output", [1, 1, OUTPUT_LEN])
             }
 
@@ -545,7 +605,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             /// `output` receives the class scores, `scratch` holds the intermediate activations
             /// (see the memory plan in the module docs). Straight-line code, one call per layer,
             /// no allocation. This free function works without `alloc`; [`Model::forward`] wraps it.
-            pub fn forward(p: &[f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN]) {
+            pub fn forward(p: &[f32], input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN]) {
                 assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
                 #(#all_calls)*
             }
@@ -555,7 +615,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             rt::__with_std! {
             /// [`forward`] with every layer's call timed: `times[i]` receives layer `i`'s
             /// nanoseconds (its row in [`LAYERS`]). The calls are the same, so is the output.
-            pub fn forward_timed(p: &[f32], input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN], times: &mut [u64; LAYERS.len()]) {
+            pub fn forward_timed(p: &[f32], input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN], times: &mut [u64; LAYERS.len()]) {
                 assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
                 #(#timed_calls)*
             }
@@ -564,9 +624,9 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 /// Profile every layer on this machine: `warmup` untimed forward passes, then
                 /// `runs` timed ones; each layer's median time, GFLOP/s and share of the forward
                 /// beside its Mult-Adds (print it for a table).
-                pub fn profile(&self, input: &[f32; INPUT_LEN], warmup: usize, runs: usize) -> rt::profile::Profile {
+                pub fn profile(&self, input: &[#io; INPUT_LEN], warmup: usize, runs: usize) -> rt::profile::Profile {
                     let mut scratch = Model::new_scratch();
-                    let mut output = [0.0f32; OUTPUT_LEN];
+                    let mut output = [#io::default(); OUTPUT_LEN];
                     rt::profile::run(LAYERS, warmup, runs, |times| {
                         let times: &mut [u64; LAYERS.len()] = times.try_into().expect("one time per layer");
                         forward_timed(self.params.as_slice(), input, &mut output, &mut scratch, times)
@@ -577,7 +637,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 /// time (`scratch` holds one arena per thread: [`Model::new_scratch`]). Each
                 /// output equals [`Model::forward`] on its input, whatever the thread count;
                 /// nothing is allocated.
-                pub fn forward_batch(&self, pool: &rt::threads::Pool, inputs: &[[f32; INPUT_LEN]], outputs: &mut [[f32; OUTPUT_LEN]], scratch: &mut [rt::load::Scratch<#arena_len>]) {
+                pub fn forward_batch(&self, pool: &rt::threads::Pool, inputs: &[[#io; INPUT_LEN]], outputs: &mut [[#io; OUTPUT_LEN]], scratch: &mut [rt::load::Scratch<#arena_len, #st>]) {
                     let p = self.params.as_slice();
                     rt::threads::batch(pool, inputs, outputs, scratch, |x, y, s| forward(p, x, y, &mut **s))
                 }
@@ -600,14 +660,14 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                 }
 
                 /// A scratch arena of [`ARENA_LEN`] values for [`Model::forward`], on the heap.
-                pub fn new_scratch() -> rt::load::Scratch<#arena_len> {
+                pub fn new_scratch() -> rt::load::Scratch<#arena_len, #st> {
                     rt::load::Scratch::new()
                 }
 
                 /// Run the network: `input` is NHWC f32, `output` receives the class scores.
                 /// `scratch` holds the intermediate activations (see the memory plan in the
                 /// module docs). Straight-line code, one call per layer, no allocation.
-                pub fn forward(&self, input: &[f32; INPUT_LEN], output: &mut [f32; OUTPUT_LEN], scratch: &mut [f32; ARENA_LEN]) {
+                pub fn forward(&self, input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN]) {
                     forward(self.params.as_slice(), input, output, scratch)
                 }
 

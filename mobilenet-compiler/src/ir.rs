@@ -14,6 +14,33 @@ pub type ValueId = usize;
 #[serde(rename_all = "lowercase")]
 pub enum ElemType {
     F32,
+    /// Quantized, `u8` asymmetric (stored by the runtime as `i8` moved by -128).
+    U8,
+    /// Quantized, `i8`.
+    I8,
+}
+
+impl ElemType {
+    /// Whether the type is quantized.
+    pub fn is_quantized(self) -> bool {
+        !matches!(self, ElemType::F32)
+    }
+    /// The Rust type of an array of this element (generated code): storage of quantized
+    /// activations is `i8`.
+    pub fn storage(self) -> &'static str {
+        match self {
+            ElemType::F32 => "f32",
+            ElemType::U8 | ElemType::I8 => "i8",
+        }
+    }
+    /// The Rust type of the network's input or output array.
+    pub fn io(self) -> &'static str {
+        match self {
+            ElemType::F32 => "f32",
+            ElemType::U8 => "u8",
+            ElemType::I8 => "i8",
+        }
+    }
 }
 
 /// One tensor of the graph.

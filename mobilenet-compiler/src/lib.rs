@@ -17,6 +17,8 @@ pub mod plan;
 pub mod report;
 pub mod rng;
 pub mod spec;
+#[cfg(feature = "import")]
+pub mod tflite;
 pub mod weights;
 
 pub use diag::{Diagnostic, Diagnostics, SourceFile};

@@ -164,6 +164,14 @@ pub enum Role {
     BnBeta,
     BnMean,
     BnVar,
+    /// A quantized weight's scales (`F32`, one or one per output channel).
+    WeightScale,
+    /// A quantized weight's zero points (the weight's type).
+    WeightZeroPoint,
+    /// A quantized value's scale (`F32 [1]`).
+    Scale,
+    /// A quantized value's zero point (`U8` or `I8` `[1]`: the value's type).
+    ZeroPoint,
 }
 
 /// One tensor the weights file must provide for a layer.
@@ -243,6 +251,8 @@ pub struct Layer {
     /// True when the layer's kernel computes in place (its output buffer holds its input on
     /// entry: softmax).
     pub in_place: bool,
+    /// The layer computes on quantized (`i8`-stored) activations.
+    pub quantized: bool,
 }
 
 /// Budgets declared by the spec.
@@ -272,6 +282,10 @@ pub struct Network {
     pub layers: Vec<Layer>,
     pub plan: MemoryPlan,
     pub budget: Budget,
+    /// The activations' element type (`[model] element`).
+    pub elem: ElemType,
+    /// The type of the input and output arrays (the element type unless `[model] io` says).
+    pub io: ElemType,
 }
 
 impl Network {
@@ -392,6 +406,8 @@ struct Analyzer<'a> {
     /// The graph so far.
     values: Vec<Value>,
     layers: Vec<Layer>,
+    /// The activations' element type.
+    elem: ElemType,
 }
 
 impl Analyzer<'_> {
@@ -459,8 +475,23 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         scheme: crate::naming::scheme(naming),
         values: Vec::new(),
         layers: Vec::new(),
+        elem: spec.model.element.as_ref().map_or(ElemType::F32, |e| e.value),
     };
     let m = &spec.model;
+    let elem = a.elem;
+    let io = match (&m.io, elem) {
+        (Some(io), ElemType::F32) => {
+            a.err(
+                io.span.clone(),
+                "`io` is for quantized networks",
+                "the network is f32",
+                Some("set `element = \"u8\"` or `\"i8\"`, or remove `io`".into()),
+            );
+            ElemType::F32
+        }
+        (Some(io), _) => io.value,
+        (None, e) => e,
+    };
 
     // Input shape.
     let base = m.input.as_ref().map(|i| i.value);
@@ -511,6 +542,12 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     let mut names: FxHashMap<String, Range<usize>> = FxHashMap::default();
     // The network input is value 0.
     let mut cur: Option<ValueId> = input.map(|shape| a.value("input", shape));
+    if let Some(v) = cur {
+        a.values[v].elem = io;
+        if io == ElemType::U8 {
+            cur = Some(a.push_convert(true, v, m.span.clone(), 0));
+        }
+    }
     let mut position = 0usize; // expanded spec-layer position, for {n}/{i}
     let mut expected_index = 0usize;
     let mut seen_fc_or_softmax: Option<Range<usize>> = None;
@@ -602,6 +639,13 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         }
     }
 
+    if let (Some(v), ElemType::U8) = (cur, io) {
+        if !a.diags.has_errors() {
+            let index = spec.layers.last().map_or(0, |l| l.index);
+            a.push_convert(false, v, m.span.clone(), index);
+        }
+    }
+
     // Classes and final layer.
     let layers = std::mem::take(&mut a.layers);
     let out_len = layers.last().map(|l| l.output.len());
@@ -664,7 +708,10 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     }
     let mut values = std::mem::take(&mut a.values);
     let mut layers = layers;
-    fuse_residual_adds(&mut layers, &mut values);
+    if !elem.is_quantized() {
+        // A quantized add requantizes both operands: it stays its own layer.
+        fuse_residual_adds(&mut layers, &mut values);
+    }
     let input_value = 0;
     let output_value = layers.last().map_or(input_value, |l| l.output_value);
     let plan = plan_memory(&layers, &values, input_value, output_value);
@@ -693,6 +740,8 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         layers,
         plan,
         budget,
+        elem,
+        io,
     };
     check_budget(&mut a, &net);
     if a.diags.has_errors() {
@@ -782,7 +831,7 @@ impl Analyzer<'_> {
             id,
             name: name.to_string(),
             shape,
-            elem: ElemType::F32,
+            elem: self.elem,
         });
         id
     }
@@ -793,6 +842,10 @@ impl Analyzer<'_> {
         let out = self.value(&layer.name, layer.output);
         layer.inputs = inputs;
         layer.output_value = out;
+        layer.quantized = self.elem.is_quantized();
+        if layer.quantized {
+            self.check_quantizable(&layer);
+        }
         let def = layer.op.def();
         let cost = def.cost(&layer);
         if let Some(what) = too_large(&layer, &cost) {
@@ -817,6 +870,58 @@ impl Analyzer<'_> {
         };
         layer.tensors = def.tensors(&layer, &site, self.scheme);
         self.layers.push(layer);
+        out
+    }
+
+    /// A quantized layer's parameters come from the model it was quantized from: batch norm
+    /// folded, a bias (the `i32` accumulator's offset) always present.
+    fn check_quantizable(&mut self, layer: &Layer) {
+        let Some(c) = layer.op.conv() else { return };
+        let span = layer.span.clone();
+        if c.batch_norm.is_some() {
+            self.err(
+                span.clone(),
+                format!("quantized layer `{}` has a batch norm", layer.name),
+                "quantized layers have no batch norm",
+                Some("a quantized model's batch norms are folded into its weights: set `batch_norm = false` (in `[defaults]`)".into()),
+            );
+        } else if !c.bias {
+            self.err(
+                span,
+                format!("quantized layer `{}` has no bias", layer.name),
+                "quantized convolutions carry an i32 bias",
+                Some("set `bias = true` (in `[defaults]`); a model without one gets zeros".into()),
+            );
+        }
+    }
+
+    /// The conversion between the caller's `u8` arrays and the `i8` storage of a quantized
+    /// network (exact: `q - 128` and back), as a layer.
+    fn push_convert(&mut self, to_storage: bool, inp: ValueId, span: Range<usize>, spec_index: usize) -> ValueId {
+        let shape = self.values[inp].shape;
+        let name = if to_storage { "input_to_i8" } else { "output_to_u8" };
+        let layer = Layer {
+            name: name.into(),
+            block: name.into(),
+            spec_index,
+            span: span.clone(),
+            name_span: span,
+            part: Part::Whole,
+            op: Op::Convert { to_storage },
+            input: shape,
+            output: shape,
+            inputs: Vec::new(),
+            output_value: 0,
+            tensors: Vec::new(),
+            cost: Cost::default(),
+            category: String::new(),
+            in_place: false,
+            quantized: true,
+        };
+        let out = self.push(layer, vec![inp]);
+        if !to_storage {
+            self.values[out].elem = ElemType::U8;
+        }
         out
     }
 
@@ -895,9 +1000,18 @@ impl Analyzer<'_> {
         let t = ls.expansion.as_ref().map_or(1, |e| e.value);
         let cout = w.channels(ls, ls.channels.as_ref()?.value);
         let expanded = t != 1;
-        let bn = st.batch_norm.or(Some(self.scheme.default_bn_epsilon()));
+        // The block's convolutions always have batch norm, unless `[defaults]` turns it off
+        // (an imported model whose batch norms are folded, with biases instead).
+        let folded = d.batch_norm.as_ref().is_some_and(|b| !b.value);
+        let bn = if folded {
+            None
+        } else {
+            st.batch_norm.or(Some(self.scheme.default_bn_epsilon()))
+        };
+        let bias = folded && st.bias;
         let conv = |kind, k, s, p, inp, cin, cout, activation| Conv {
             batch_norm: bn,
+            bias,
             activation,
             ..Conv::new(kind, k, s, p, inp, cin, cout)
         };
@@ -1308,6 +1422,7 @@ fn node(
         cost: Cost::default(),
         category: String::new(),
         in_place: false,
+        quantized: false,
     }
 }
 

@@ -187,7 +187,7 @@ impl NamingScheme for Pytorch {
             Role::BnBeta => "bias",
             Role::BnMean => "running_mean",
             Role::BnVar => "running_var",
-            Role::Weight | Role::Bias => unreachable!("not a batch norm tensor"),
+            _ => unreachable!("not a batch norm tensor"),
         };
         format!("{p}.{suffix}")
     }
@@ -250,7 +250,7 @@ impl NamingScheme for TfSlim {
             Role::BnBeta => "beta",
             Role::BnMean => "moving_mean",
             Role::BnVar => "moving_variance",
-            Role::Weight | Role::Bias => unreachable!("not a batch norm tensor"),
+            _ => unreachable!("not a batch norm tensor"),
         };
         format!("{}/BatchNorm/{suffix}", at.layer)
     }

@@ -71,6 +71,8 @@ pub enum PaddingSpec {
     Explicit([usize; 4]),
 }
 
+pub use crate::ir::ElemType;
+
 /// How `alpha * channels` is rounded to an integer channel count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Rounding {
@@ -153,6 +155,11 @@ pub struct ModelSpec {
     pub classes: Option<Sp<usize>>,
     pub naming: Option<Sp<Naming>>,
     pub labels_offset: Option<Sp<usize>>,
+    /// The activations' element type (`f32`, or quantized `u8` / `i8`).
+    pub element: Option<Sp<ElemType>>,
+    /// The type of the network's input and output arrays (quantized networks; default: the
+    /// element type).
+    pub io: Option<Sp<ElemType>>,
     /// Keys present in `[model]` (valid or not), so that analysis does not report a key as
     /// missing when it was given but invalid.
     pub present: Vec<String>,
@@ -357,6 +364,8 @@ const MODEL_KEYS: &[&str] = &[
     "classes",
     "naming",
     "labels_offset",
+    "element",
+    "io",
 ];
 const DEFAULT_KEYS: &[&str] = &["bias", "batch_norm", "activation", "bn_epsilon", "padding"];
 const BUDGET_KEYS: &[&str] = &["max_mult_adds", "max_params", "max_arena_bytes"];
@@ -734,6 +743,8 @@ pub fn parse(path: &str, text: &str) -> (Option<Spec>, Diagnostics) {
         classes: None,
         naming: None,
         labels_offset: None,
+        element: None,
+        io: None,
         present: Vec::new(),
         span: find(root, "model").unwrap_or(0..0),
     };
@@ -823,6 +834,20 @@ pub fn parse(path: &str, text: &str) -> (Option<Spec>, Diagnostics) {
                         }
                         "labels_offset" => {
                             model.labels_offset = cx.usize("labels_offset", v, 0, "1");
+                        }
+                        "element" => {
+                            model.element = cx.choice(
+                                "element",
+                                v,
+                                &[("f32", ElemType::F32), ("u8", ElemType::U8), ("i8", ElemType::I8)],
+                            )
+                        }
+                        "io" => {
+                            model.io = cx.choice(
+                                "io",
+                                v,
+                                &[("u8", ElemType::U8), ("i8", ElemType::I8)],
+                            )
                         }
                         _ => {}
                     }

@@ -60,6 +60,9 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
             expected_names.push(&t.name);
             match present.get(&t.name) {
                 None => missing.push(&t.name),
+                // A quantized layer's dtypes and per-tensor or per-channel shapes are checked
+                // by the runtime's loader below (the one place that defines them).
+                Some(_) if layer.quantized => {}
                 Some(view) if view.dtype != rt::Dtype::F32 => {
                     wrong.push(format!("`{}` is {}, expected F32 (convert the weights to float32, e.g. `model.float()`)", t.name, view.dtype));
                 }
@@ -164,7 +167,9 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
     let ignored = crate::naming::scheme(net.naming).ignored_suffix();
     if let Err(e) = mobilenet_runtime::load::load(bytes, &table.entries, ignored, &mut params) {
         let layer = match e {
-            mobilenet_runtime::load::LoadError::Pack { layer, .. } => {
+            mobilenet_runtime::load::LoadError::Pack { layer, .. }
+            | mobilenet_runtime::load::LoadError::Quant { layer, .. }
+            | mobilenet_runtime::load::LoadError::Shape { layer, .. } => {
                 net.layers.iter().find(|l| l.name == layer)
             }
             _ => None,
@@ -189,6 +194,33 @@ pub fn check(net: &Network, weights_path: &str, bytes: &[u8]) -> Result<(), Diag
         return Err(diags);
     }
     Ok(())
+}
+
+const F32: Dtype = Dtype::F32;
+
+/// A random tensor of a quantized layer: symmetric `i8` weights with per-channel scales, small
+/// `i32` biases, every activation at scale 1/16 with zero point 0 (so pools, adds and softmax
+/// have consistent quantization).
+fn random_quantized(
+    t: &crate::model::TensorBinding,
+    rng: &mut crate::rng::SplitMix64,
+) -> (String, Vec<usize>, Dtype, Vec<u8>) {
+    let n = t.numel();
+    let (dtype, data): (Dtype, Vec<u8>) = match t.role {
+        Role::Weight => (Dtype::I8, (0..n).map(|_| rng.uniform(-127.0, 127.0) as i8 as u8).collect()),
+        Role::Bias => (
+            Dtype::I32,
+            (0..n).flat_map(|_| (rng.uniform(-2000.0, 2000.0) as i32).to_le_bytes()).collect(),
+        ),
+        Role::WeightScale => (
+            Dtype::F32,
+            (0..n).flat_map(|_| rng.uniform(0.002, 0.004).to_le_bytes()).collect(),
+        ),
+        Role::WeightZeroPoint | Role::ZeroPoint => (Dtype::I8, vec![0; n]),
+        Role::Scale => (Dtype::F32, (0..n).flat_map(|_| 0.0625f32.to_le_bytes()).collect()),
+        _ => unreachable!("quantized layers have no batch norm"),
+    };
+    (t.name.clone(), t.shape.clone(), dtype, data)
 }
 
 /// The row-major multi-index of flat element `i` of a tensor of `shape`.
@@ -217,11 +249,15 @@ fn fnv1a(s: &str) -> u64 {
 /// biases and BN shifts small, BN scales and variances around 1, so activations stay in a sane
 /// range through the whole network. The same `seed` always gives the same bytes.
 pub fn random(net: &Network, seed: u64) -> Vec<u8> {
-    let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    let mut tensors: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
     for (layer, t) in net.tensors() {
         let mut rng = crate::rng::SplitMix64(seed ^ fnv1a(&t.name));
         let n = t.numel();
         let fan_in = layer.op.def().fan_in(layer);
+        if layer.quantized {
+            tensors.push(random_quantized(t, &mut rng));
+            continue;
+        }
         let (lo, hi) = match t.role {
             Role::Weight => {
                 let b = (6.0 / fan_in as f32).sqrt();
@@ -229,20 +265,20 @@ pub fn random(net: &Network, seed: u64) -> Vec<u8> {
             }
             Role::Bias | Role::BnBeta | Role::BnMean => (-0.1, 0.1),
             Role::BnGamma | Role::BnVar => (0.5, 1.5),
+            _ => unreachable!("quantization tensors belong to quantized layers"),
         };
         let mut data = Vec::with_capacity(n * 4);
         for _ in 0..n {
             data.extend_from_slice(&rng.uniform(lo, hi).to_le_bytes());
         }
-        tensors.push((t.name.clone(), t.shape.clone(), data));
+        tensors.push((t.name.clone(), t.shape.clone(), F32, data));
     }
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
-        .map(|(name, shape, data)| {
+        .map(|(name, shape, dtype, data)| {
             (
                 name.clone(),
-                TensorView::new(Dtype::F32, shape.clone(), data)
-                    .expect("sizes match by construction"),
+                TensorView::new(*dtype, shape.clone(), data).expect("sizes match by construction"),
             )
         })
         .collect();

@@ -79,6 +79,7 @@ fn reference(net: &Network, weights: &[u8], input: &[f32]) -> Vec<f64> {
         let find = |r: Role| l.tensors.iter().find(|t| t.role == r);
         let (i, o) = (l.input, l.output);
         let y: Vec<f64> = match &l.op {
+            Op::Convert { .. } => unreachable!("random nets are f32: no quantized conversions"),
             Op::Conv(c) => {
                 let x = get(0);
                 let wt = find(Role::Weight).unwrap();

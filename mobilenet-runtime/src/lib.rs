@@ -97,6 +97,7 @@ pub mod kernels;
 pub mod load;
 mod math;
 pub mod pack;
+pub mod quant;
 #[cfg(feature = "std")]
 pub mod profile;
 pub mod safetensors;

@@ -8,6 +8,7 @@
 use core::fmt;
 
 use crate::pack::{self, BatchNorm, PackError, SrcLayout};
+use crate::quant::{self, QuantError, QuantParams, WeightQuant};
 use crate::safetensors::{Dtype, SafeTensors, SafeTensorsError, TensorView};
 
 /// What kind of layer an [`Entry`] packs.
@@ -48,6 +49,44 @@ pub enum Kind {
         /// Output features.
         outputs: usize,
     },
+    /// A quantized full convolution ([`quant::pack_conv`]).
+    QConv {
+        /// Kernel height.
+        kh: usize,
+        /// Kernel width.
+        kw: usize,
+        /// Input channels.
+        ci: usize,
+        /// Output channels.
+        co: usize,
+    },
+    /// A quantized 1x1 convolution or fully connected layer ([`quant::pack_pointwise`]).
+    QPointwise {
+        /// Input channels.
+        ci: usize,
+        /// Output channels.
+        co: usize,
+    },
+    /// A quantized depthwise convolution ([`quant::pack_depthwise`]).
+    QDepthwise {
+        /// Kernel height.
+        kh: usize,
+        /// Kernel width.
+        kw: usize,
+        /// Channels.
+        c: usize,
+    },
+    /// A quantized residual add ([`quant::add_params`]).
+    QAdd,
+    /// A quantized average pool ([`quant::pool_params`]).
+    QAvgPool,
+    /// A quantized mean over `count` pixels ([`quant::mean_params`]).
+    QMean {
+        /// Pixels averaged.
+        count: usize,
+    },
+    /// A quantized softmax ([`quant::softmax_params`]).
+    QSoftmax,
 }
 
 impl Kind {
@@ -59,8 +98,62 @@ impl Kind {
             Kind::Pointwise { ci, co } => (pack::pointwise_len(ci, co), co),
             Kind::Depthwise { kh, kw, c } => (kh * kw * c, c),
             Kind::Fc { inputs, outputs } => (inputs * outputs, outputs),
+            Kind::QConv { kh, kw, ci, co } => quant::conv_len(kh, kw, ci, co),
+            Kind::QPointwise { ci, co } => quant::pointwise_len(ci, co),
+            Kind::QDepthwise { kh, kw, c } => quant::depthwise_len(kh, kw, c),
+            Kind::QAdd => (0, quant::ADD_PARAMS),
+            Kind::QAvgPool | Kind::QMean { .. } => (0, quant::POOL_PARAMS),
+            Kind::QSoftmax => (0, quant::SOFTMAX_PARAMS),
         }
     }
+
+    /// The layer reads a weight tensor (quantized adds, pools and softmaxes have only
+    /// quantization parameters).
+    pub const fn has_weights(&self) -> bool {
+        !matches!(
+            self,
+            Kind::QAdd | Kind::QAvgPool | Kind::QMean { .. } | Kind::QSoftmax
+        )
+    }
+
+    /// The layer is quantized.
+    pub const fn is_quantized(&self) -> bool {
+        matches!(
+            self,
+            Kind::QConv { .. }
+                | Kind::QPointwise { .. }
+                | Kind::QDepthwise { .. }
+                | Kind::QAdd
+                | Kind::QAvgPool
+                | Kind::QMean { .. }
+                | Kind::QSoftmax
+        )
+    }
+}
+
+/// The tensors holding one quantization: a scale (`F32`, `[1]` or one per output channel) and
+/// a zero point (`U8` or `I8`: its dtype is the quantized tensor's type).
+#[derive(Clone, Copy, Debug)]
+pub struct QuantTensors {
+    /// The scale tensor.
+    pub scale: &'static str,
+    /// The zero point tensor.
+    pub zero_point: &'static str,
+}
+
+/// A quantized layer's quantization tensors and fused activation.
+#[derive(Clone, Copy, Debug)]
+pub struct QuantNames {
+    /// The input's (the first input's, for an add).
+    pub input: QuantTensors,
+    /// The second input's (an add).
+    pub input2: Option<QuantTensors>,
+    /// The output's.
+    pub output: QuantTensors,
+    /// The weight's (per tensor or per output channel).
+    pub weight: Option<QuantTensors>,
+    /// The fused activation (`ACT_*`), applied as the output's clamp.
+    pub act: u8,
 }
 
 /// Every layer's packed weights and bias start at a multiple of this many f32 values (64
@@ -111,6 +204,8 @@ pub struct Entry {
     pub b_off: usize,
     /// Number of bias values.
     pub b_len: usize,
+    /// The quantization of a quantized layer ([`Kind::is_quantized`]).
+    pub quant: Option<QuantNames>,
 }
 
 /// A tensor name that is not `'static` (it comes from the file), kept inline so that errors
@@ -254,6 +349,23 @@ pub enum LoadError {
         /// Given number.
         found: usize,
     },
+    /// A quantized tensor has a dtype its role does not allow.
+    QuantDtype {
+        /// The tensor.
+        tensor: &'static str,
+        /// Its dtype in the file.
+        found: Dtype,
+        /// What the role needs.
+        expected: &'static str,
+    },
+    /// A quantized layer's parameters are inconsistent (a zero scale, a zero point outside its
+    /// type, per-channel values of the wrong count, ...).
+    Quant {
+        /// The layer.
+        layer: &'static str,
+        /// What is wrong.
+        error: QuantError,
+    },
     /// Packing failed (a bug: shapes were checked before).
     Pack {
         /// The layer.
@@ -290,6 +402,13 @@ impl fmt::Display for LoadError {
             LoadError::Buffer { expected, found } => {
                 write!(f, "parameter buffer has {found} values, the model needs {expected}")
             }
+            LoadError::QuantDtype { tensor, found, expected } => {
+                write!(f, "tensor `{tensor}` is {found:?}, expected {expected}; the quantized weights file is malformed: re-import the model")
+            }
+            LoadError::Quant { layer, error } => write!(
+                f,
+                "layer `{layer}` has inconsistent quantization: {error}; re-import the model"
+            ),
             LoadError::Pack { layer, error } => write!(f, "packing layer `{layer}` failed: {error}"),
         }
     }
@@ -388,11 +507,15 @@ pub fn load(
             continue;
         }
         let is = |n: Option<&str>| n.is_some_and(|n| t.name_matches(n));
+        let isq = |q: Option<QuantTensors>| q.is_some_and(|q| is(Some(q.scale)) || is(Some(q.zero_point)));
         let known = entries.iter().any(|e| {
-            is(Some(e.weight))
+            (e.kind.has_weights() && is(Some(e.weight)))
                 || is(e.bias)
                 || e.bn
                     .is_some_and(|b| is(b.gamma) || is(b.beta) || is(b.mean) || is(b.var))
+                || e.quant.is_some_and(|q| {
+                    isq(Some(q.input)) || isq(q.input2) || isq(Some(q.output)) || isq(q.weight)
+                })
         });
         if !known {
             return Err(LoadError::Unexpected {
@@ -401,10 +524,14 @@ pub fn load(
         }
     }
     for e in entries {
-        let w = tensor(&st, e.weight, e.layer, e.weight_shape)?.data;
         let (before_b, rest) = params.split_at_mut(e.b_off);
         let w_out = &mut before_b[e.w_off..e.w_off + e.w_len];
         let b_out = &mut rest[..e.b_len];
+        if e.kind.is_quantized() {
+            load_quantized(&st, e, w_out, b_out)?;
+            continue;
+        }
+        let w = tensor(&st, e.weight, e.layer, e.weight_shape)?.data;
         let result = match e.kind {
             Kind::Conv { kh, kw, ci, co } => {
                 let bias = vector(&st, e.bias, e.layer, co)?;
@@ -446,6 +573,7 @@ pub fn load(
                 let bias = vector(&st, e.bias, e.layer, outputs)?;
                 pack::pack_fc(w, e.weight_layout, inputs, outputs, bias, w_out, b_out)
             }
+            _ => unreachable!("quantized kinds are loaded above"),
         };
         result.map_err(|error| LoadError::Pack {
             layer: e.layer,
@@ -453,6 +581,140 @@ pub fn load(
         })?;
     }
     Ok(())
+}
+
+/// A tensor of one of `dtypes` (named by `expected` in the error) and, if given, one of the
+/// `shapes`.
+fn typed<'a>(
+    st: &SafeTensors<'a>,
+    name: &'static str,
+    layer: &'static str,
+    dtypes: &[Dtype],
+    expected: &'static str,
+    shapes: &[&[usize]],
+) -> Result<TensorView<'a>, LoadError> {
+    let t = st.get(name).ok_or(LoadError::Missing {
+        tensor: name,
+        layer,
+    })?;
+    if !dtypes.contains(&t.dtype) {
+        return Err(LoadError::QuantDtype {
+            tensor: name,
+            found: t.dtype,
+            expected,
+        });
+    }
+    if !shapes.is_empty() && !shapes.iter().any(|s| t.shape.as_slice() == *s) {
+        return Err(LoadError::Shape {
+            tensor: name,
+            layer,
+            expected: Dims::new(shapes[shapes.len() - 1]),
+            found: Dims::new(t.shape.as_slice()),
+        });
+    }
+    Ok(t)
+}
+
+/// An activation's quantization.
+fn activation_quant(
+    st: &SafeTensors<'_>,
+    q: QuantTensors,
+    layer: &'static str,
+) -> Result<QuantParams, LoadError> {
+    let s = typed(st, q.scale, layer, &[Dtype::F32], "F32", &[&[1]])?;
+    let z = typed(st, q.zero_point, layer, &[Dtype::U8, Dtype::I8], "U8 or I8", &[&[1]])?;
+    let unsigned = z.dtype == Dtype::U8;
+    Ok(QuantParams {
+        scale: f32::from_le_bytes([s.data[0], s.data[1], s.data[2], s.data[3]]),
+        zero_point: if unsigned {
+            z.data[0] as i32
+        } else {
+            z.data[0] as i8 as i32
+        },
+        unsigned,
+    })
+}
+
+fn load_quantized(
+    st: &SafeTensors<'_>,
+    e: &Entry,
+    w_out: &mut [f32],
+    b_out: &mut [f32],
+) -> Result<(), LoadError> {
+    let layer = e.layer;
+    let Some(q) = e.quant else {
+        return Err(LoadError::Missing {
+            tensor: "quantization parameters",
+            layer,
+        });
+    };
+    let input = activation_quant(st, q.input, layer)?;
+    let output = activation_quant(st, q.output, layer)?;
+    let quant_err = |error| LoadError::Quant { layer, error };
+    let co = match e.kind {
+        Kind::QConv { co, .. } | Kind::QPointwise { co, .. } => co,
+        Kind::QDepthwise { c, .. } => c,
+        _ => 0,
+    };
+    let weights = |q: &QuantNames| -> Result<(WeightQuant<'_>, &[u8]), LoadError> {
+        let wt = typed(st, e.weight, layer, &[Dtype::U8, Dtype::I8], "U8 or I8", &[e.weight_shape])?;
+        let unsigned = wt.dtype == Dtype::U8;
+        let Some(wq) = q.weight else {
+            return Err(LoadError::Missing {
+                tensor: "weight quantization",
+                layer,
+            });
+        };
+        let s = typed(st, wq.scale, layer, &[Dtype::F32], "F32", &[&[1], &[co]])?;
+        let zdt = if unsigned { Dtype::U8 } else { Dtype::I8 };
+        let z = typed(st, wq.zero_point, layer, &[zdt], if unsigned { "U8 (as the weights)" } else { "I8 (as the weights)" }, &[&[1], &[co]])?;
+        let Some(bias) = e.bias else {
+            return Err(LoadError::Missing {
+                tensor: "bias",
+                layer,
+            });
+        };
+        let b = typed(st, bias, layer, &[Dtype::I32], "I32", &[&[co]])?;
+        Ok((
+            WeightQuant {
+                data: wt.data,
+                layout: e.weight_layout,
+                unsigned,
+                scales: s.data,
+                zero_points: z.data,
+            },
+            b.data,
+        ))
+    };
+    match e.kind {
+        Kind::QConv { kh, kw, ci, co } => {
+            let (w, b) = weights(&q)?;
+            quant::pack_conv(&w, b, &input, &output, q.act, [kh, kw, ci, co], w_out, b_out)
+        }
+        Kind::QPointwise { ci, co } => {
+            let (w, b) = weights(&q)?;
+            quant::pack_pointwise(&w, b, &input, &output, q.act, [ci, co], w_out, b_out)
+        }
+        Kind::QDepthwise { kh, kw, c } => {
+            let (w, b) = weights(&q)?;
+            quant::pack_depthwise(&w, b, &input, &output, q.act, [kh, kw, c], w_out, b_out)
+        }
+        Kind::QAdd => {
+            let Some(q2) = q.input2 else {
+                return Err(LoadError::Missing {
+                    tensor: "second input quantization",
+                    layer,
+                });
+            };
+            let input2 = activation_quant(st, q2, layer)?;
+            quant::add_params(&input, &input2, &output, q.act, b_out)
+        }
+        Kind::QAvgPool => quant::pool_params(&input, &output, q.act, b_out),
+        Kind::QMean { count } => quant::mean_params(&input, &output, count, b_out),
+        Kind::QSoftmax => quant::softmax_params(&input, &output, b_out),
+        _ => unreachable!("float kinds are loaded by `load`"),
+    }
+    .map_err(quant_err)
 }
 
 fn bn<'a>(st: &SafeTensors<'a>, e: &Entry, c: usize) -> Result<Option<BatchNorm<'a>>, LoadError> {
@@ -498,36 +760,36 @@ mod owned {
         }
     }
 
-    /// A heap-allocated scratch arena of `N` f32 values (allocated once, reused by every
-    /// forward pass). Dereferences to `[f32; N]`.
-    pub struct Scratch<const N: usize>(Box<[f32; N]>);
+    /// A heap-allocated scratch arena of `N` values (`f32`, or `i8` for quantized networks;
+    /// allocated once, reused by every forward pass). Dereferences to `[T; N]`.
+    pub struct Scratch<const N: usize, T = f32>(Box<[T; N]>);
 
-    impl<const N: usize> Scratch<N> {
+    impl<const N: usize, T: Copy + Default> Scratch<N, T> {
         /// A zeroed arena, allocated directly on the heap (never on the stack).
         pub fn new() -> Self {
-            let b: Box<[f32]> = vec![0.0; N].into_boxed_slice();
+            let b: Box<[T]> = vec![T::default(); N].into_boxed_slice();
             match b.try_into() {
                 Ok(arr) => Scratch(arr),
-                Err(_) => unreachable!("a vec of N values converts to [f32; N]"),
+                Err(_) => unreachable!("a vec of N values converts to [T; N]"),
             }
         }
     }
 
-    impl<const N: usize> Default for Scratch<N> {
+    impl<const N: usize, T: Copy + Default> Default for Scratch<N, T> {
         fn default() -> Self {
             Self::new()
         }
     }
 
-    impl<const N: usize> core::ops::Deref for Scratch<N> {
-        type Target = [f32; N];
-        fn deref(&self) -> &[f32; N] {
+    impl<const N: usize, T> core::ops::Deref for Scratch<N, T> {
+        type Target = [T; N];
+        fn deref(&self) -> &[T; N] {
             &self.0
         }
     }
 
-    impl<const N: usize> core::ops::DerefMut for Scratch<N> {
-        fn deref_mut(&mut self) -> &mut [f32; N] {
+    impl<const N: usize, T> core::ops::DerefMut for Scratch<N, T> {
+        fn deref_mut(&mut self) -> &mut [T; N] {
             &mut self.0
         }
     }

@@ -58,12 +58,12 @@ pub mod arena {
     /// If a read region overlaps the output region or a region leaves the arena (a bug in the
     /// memory plan).
     #[inline(always)]
-    pub fn regions<const N: usize>(
-        arena: &mut [f32],
+    pub fn regions<T, const N: usize>(
+        arena: &mut [T],
         reads: [(usize, usize); N],
         out_off: usize,
         out_len: usize,
-    ) -> ([&[f32]; N], &mut [f32]) {
+    ) -> ([&[T]; N], &mut [T]) {
         let (lo, rest) = arena.split_at_mut(out_off);
         let (out, hi) = rest.split_at_mut(out_len);
         let (lo, hi) = (&*lo, &*hi);
@@ -90,6 +90,8 @@ pub struct SizeError {
     pub expected: usize,
     /// The number of values given.
     pub found: usize,
+    /// The element type (`"f32"`, `"u8"`, `"i8"`).
+    pub elem: &'static str,
 }
 
 impl core::fmt::Display for SizeError {
@@ -97,10 +99,10 @@ impl core::fmt::Display for SizeError {
         let [h, w, c] = self.shape;
         write!(
             f,
-            "the {} tensor has {} f32 values, this network's {} is {h}x{w}x{c} = {} values (NHWC, batch 1)",
-            self.what, self.found, self.what, self.expected
+            "the {} tensor has {} {} values, this network's {} is {h}x{w}x{c} = {} values (NHWC, batch 1)",
+            self.what, self.found, self.elem, self.what, self.expected
         )?;
-        if self.found == self.expected * 4 {
+        if self.elem == "f32" && self.found == self.expected * 4 {
             f.write_str("; the length is 4x too large: were bytes passed instead of f32 values?")?;
         } else if self.expected != 0
             && self.found.is_multiple_of(self.expected)
@@ -123,31 +125,33 @@ impl std::error::Error for SizeError {}
 
 /// View `x` as the fixed-size array a generated network takes, or say what is wrong with its
 /// length. `shape` (`[h, w, c]`, product `N`) is only used in the error.
-pub fn as_array<'a, const N: usize>(
-    x: &'a [f32],
+pub fn as_array<'a, T, const N: usize>(
+    x: &'a [T],
     what: &'static str,
     shape: [usize; 3],
-) -> Result<&'a [f32; N], SizeError> {
+) -> Result<&'a [T; N], SizeError> {
     x.try_into().map_err(|_| SizeError {
         what,
         shape,
         expected: N,
         found: x.len(),
+        elem: core::any::type_name::<T>(),
     })
 }
 
 /// The mutable twin of [`as_array`].
-pub fn as_array_mut<'a, const N: usize>(
-    x: &'a mut [f32],
+pub fn as_array_mut<'a, T, const N: usize>(
+    x: &'a mut [T],
     what: &'static str,
     shape: [usize; 3],
-) -> Result<&'a mut [f32; N], SizeError> {
+) -> Result<&'a mut [T; N], SizeError> {
     let found = x.len();
     x.try_into().map_err(|_| SizeError {
         what,
         shape,
         expected: N,
         found,
+        elem: core::any::type_name::<T>(),
     })
 }
 
@@ -206,22 +210,22 @@ mod tests {
     #[test]
     fn size_error_messages() {
         let x = [0.0f32; 10];
-        let e = super::as_array::<12>(&x, "input", [2, 2, 3]).unwrap_err();
+        let e = super::as_array::<f32, 12>(&x, "input", [2, 2, 3]).unwrap_err();
         assert_eq!(
             std::format!("{e}"),
             "the input tensor has 10 f32 values, this network's input is 2x2x3 = 12 values (NHWC, batch 1); \
              resize the image to the network's input shape before converting it"
         );
         let x = [0.0f32; 48];
-        let e = super::as_array::<12>(&x, "input", [2, 2, 3]).unwrap_err();
+        let e = super::as_array::<f32, 12>(&x, "input", [2, 2, 3]).unwrap_err();
         assert!(
             std::format!("{e}").ends_with("4x too large: were bytes passed instead of f32 values?")
         );
         let x = [0.0f32; 24];
-        let e = super::as_array::<12>(&x, "input", [2, 2, 3]).unwrap_err();
+        let e = super::as_array::<f32, 12>(&x, "input", [2, 2, 3]).unwrap_err();
         assert!(std::format!("{e}").ends_with("that is 2 tensors: pass one image at a time"));
         let mut y = [0.0f32; 12];
-        assert!(super::as_array_mut::<12>(&mut y, "output", [1, 1, 12]).is_ok());
+        assert!(super::as_array_mut::<f32, 12>(&mut y, "output", [1, 1, 12]).is_ok());
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! fuses an add into the pointwise conv that produces one of its operands when it can
 //! ([`crate::model::fuse_residual_adds`]); what remains runs this kernel.
 
+use mobilenet_runtime::load::Kind;
+
 use super::{Form, Generic, KernelCall, Op, OpDef};
-use crate::model::{Cost, Layer};
+use crate::model::{Cost, Layer, TensorBinding};
+use crate::naming::{NamingScheme, Site};
 
 pub struct Add;
 
@@ -17,10 +20,28 @@ impl OpDef for Add {
     fn cost(&self, _l: &Layer) -> Cost {
         Cost::default()
     }
+    fn tensors(&self, l: &Layer, _at: &Site<'_>, _s: &dyn NamingScheme) -> Vec<TensorBinding> {
+        if l.quantized {
+            super::quant::bindings(l, Vec::new(), None)
+        } else {
+            Vec::new()
+        }
+    }
+    fn load_kind(&self, l: &Layer) -> Option<Kind> {
+        l.quantized.then_some(Kind::QAdd)
+    }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let Op::Add { activation } = l.op else {
             unreachable!("an add op")
         };
+        if l.quantized {
+            return KernelCall {
+                kernel: "q8_add",
+                generics: vec![Generic::Dim(l.output.len())],
+                form: Form::BinaryParams,
+                per_isa: false,
+            };
+        }
         KernelCall {
             kernel: "add",
             generics: vec![Generic::Dim(l.output.len()), Generic::Act(activation)],

@@ -106,7 +106,11 @@ pub(super) fn weight_kind(c: &Conv) -> WeightKind {
 
 pub(super) fn tensors(l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
     let c = conv(l);
-    bindings(scheme, at, weight_kind(c), c.bias, c.cout)
+    let base = bindings(scheme, at, weight_kind(c), c.bias, c.cout);
+    if l.quantized {
+        return super::quant::bindings(l, base, Some(c.cout));
+    }
+    base
 }
 
 pub(super) fn fan_in(c: &Conv) -> usize {
@@ -120,6 +124,14 @@ impl OpDef for Conv2d {
     conv_op_common!();
     fn load_kind(&self, l: &Layer) -> Option<Kind> {
         let c = conv(l);
+        if l.quantized {
+            return Some(Kind::QConv {
+                kh: c.kh,
+                kw: c.kw,
+                ci: c.cin,
+                co: c.cout,
+            });
+        }
         Some(Kind::Conv {
             kh: c.kh,
             kw: c.kw,
@@ -131,7 +143,7 @@ impl OpDef for Conv2d {
         let c = conv(l);
         let (i, o) = (l.input, l.output);
         let d = Generic::Dim;
-        KernelCall {
+        let mut call = KernelCall {
             kernel: "conv2d",
             generics: vec![
                 d(i.h),
@@ -150,6 +162,13 @@ impl OpDef for Conv2d {
             ],
             form: Form::Params,
             per_isa: true,
+        };
+        if l.quantized {
+            // The activation is the quantized output's clamp, in the packed parameters.
+            call.kernel = "q8_conv2d";
+            call.generics.pop();
+            call.per_isa = false;
         }
+        call
     }
 }

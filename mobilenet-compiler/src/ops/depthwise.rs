@@ -13,6 +13,13 @@ impl OpDef for Depthwise {
     conv2d::conv_op_common!();
     fn load_kind(&self, l: &Layer) -> Option<Kind> {
         let c = l.op.conv().expect("conv");
+        if l.quantized {
+            return Some(Kind::QDepthwise {
+                kh: c.kh,
+                kw: c.kw,
+                c: c.cout,
+            });
+        }
         Some(Kind::Depthwise {
             kh: c.kh,
             kw: c.kw,
@@ -23,7 +30,7 @@ impl OpDef for Depthwise {
         let c = l.op.conv().expect("conv");
         let (i, o) = (l.input, l.output);
         let d = Generic::Dim;
-        KernelCall {
+        let mut call = KernelCall {
             kernel: "depthwise",
             generics: vec![
                 d(i.h),
@@ -41,6 +48,12 @@ impl OpDef for Depthwise {
             ],
             form: Form::Params,
             per_isa: true,
+        };
+        if l.quantized {
+            call.kernel = "q8_depthwise";
+            call.generics.pop();
+            call.per_isa = false;
         }
+        call
     }
 }

@@ -39,16 +39,27 @@ impl OpDef for Fc {
     }
     fn tensors(&self, l: &Layer, at: &Site<'_>, scheme: &dyn NamingScheme) -> Vec<TensorBinding> {
         let (inputs, outputs, bias, _) = fc(l);
-        bindings(
+        let base = bindings(
             scheme,
             at,
             WeightKind::Fc { inputs, outputs },
             bias,
             outputs,
-        )
+        );
+        if l.quantized {
+            return super::quant::bindings(l, base, Some(outputs));
+        }
+        base
     }
     fn load_kind(&self, l: &Layer) -> Option<Kind> {
         let (inputs, outputs, ..) = fc(l);
+        if l.quantized {
+            // A quantized fully connected layer is a 1x1 convolution over one pixel.
+            return Some(Kind::QPointwise {
+                ci: inputs,
+                co: outputs,
+            });
+        }
         Some(Kind::Fc { inputs, outputs })
     }
     fn fan_in(&self, l: &Layer) -> usize {
@@ -56,6 +67,14 @@ impl OpDef for Fc {
     }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let (inputs, outputs, _, act) = fc(l);
+        if l.quantized {
+            return KernelCall {
+                kernel: "q8_pointwise",
+                generics: vec![Generic::Dim(1), Generic::Dim(inputs), Generic::Dim(outputs)],
+                form: Form::Params,
+                per_isa: true,
+            };
+        }
         KernelCall {
             kernel: "fully_connected",
             generics: vec![

@@ -9,10 +9,12 @@
 
 mod add;
 mod conv2d;
+mod convert;
 mod depthwise;
 mod fc;
 mod pointwise;
 mod pool;
+pub mod quant;
 mod softmax;
 
 use proc_macro2::TokenStream;
@@ -49,6 +51,9 @@ pub enum Op {
     Add {
         activation: Activation,
     },
+    /// A quantized network's conversion between the caller's `u8` arrays and its `i8` storage
+    /// (`to_storage`: the input; else the output).
+    Convert { to_storage: bool },
 }
 
 impl Op {
@@ -65,6 +70,7 @@ impl Op {
             Op::Fc { .. } => &fc::Fc,
             Op::Softmax => &softmax::Softmax,
             Op::Add { .. } => &add::Add,
+            Op::Convert { .. } => &convert::Convert,
         }
     }
 
@@ -93,6 +99,8 @@ pub enum Form {
     Plain,
     /// `kernel(a, b, y)`.
     Binary,
+    /// `kernel(a, b, weights, params, y)` (a quantized add).
+    BinaryParams,
     /// `kernel(y)`: `y` holds input 0 on entry.
     InPlace,
     /// `kernel(x, weights, bias, y)` where `y` holds input 1 (the residual) on entry and `x` is
@@ -111,7 +119,10 @@ impl Form {
     }
     /// The kernel reads packed parameters.
     pub fn has_params(self) -> bool {
-        matches!(self, Form::Params | Form::ParamsAccumulate)
+        matches!(
+            self,
+            Form::Params | Form::ParamsAccumulate | Form::BinaryParams
+        )
     }
 }
 
@@ -127,6 +138,18 @@ pub struct KernelCall {
 }
 
 impl KernelCall {
+    /// For a quantized layer: the same dimensions through quantized kernel `kernel`, which
+    /// reads packed parameters (and has no activation generic: its clamp is a parameter).
+    pub(crate) fn quantized(mut self, l: &Layer, kernel: &'static str) -> KernelCall {
+        if l.quantized {
+            self.kernel = kernel;
+            self.generics.retain(|g| matches!(g, Generic::Dim(_)));
+            self.form = Form::Params;
+            self.per_isa = false;
+        }
+        self
+    }
+
     /// The const generics as Rust tokens (`{ rt::ACT_RELU }` for activations).
     pub fn generic_tokens(&self) -> Vec<TokenStream> {
         self.generics
@@ -222,6 +245,25 @@ pub fn load_kind_tokens(k: mobilenet_runtime::load::Kind) -> TokenStream {
             let (a, b) = (l(inputs), l(outputs));
             quote!(rt::load::Kind::Fc { inputs: #a, outputs: #b })
         }
+        Kind::QConv { kh, kw, ci, co } => {
+            let (kh, kw, ci, co) = (l(kh), l(kw), l(ci), l(co));
+            quote!(rt::load::Kind::QConv { kh: #kh, kw: #kw, ci: #ci, co: #co })
+        }
+        Kind::QPointwise { ci, co } => {
+            let (ci, co) = (l(ci), l(co));
+            quote!(rt::load::Kind::QPointwise { ci: #ci, co: #co })
+        }
+        Kind::QDepthwise { kh, kw, c } => {
+            let (kh, kw, c) = (l(kh), l(kw), l(c));
+            quote!(rt::load::Kind::QDepthwise { kh: #kh, kw: #kw, c: #c })
+        }
+        Kind::QAdd => quote!(rt::load::Kind::QAdd),
+        Kind::QAvgPool => quote!(rt::load::Kind::QAvgPool),
+        Kind::QMean { count } => {
+            let c = l(count);
+            quote!(rt::load::Kind::QMean { count: #c })
+        }
+        Kind::QSoftmax => quote!(rt::load::Kind::QSoftmax),
     }
 }
 

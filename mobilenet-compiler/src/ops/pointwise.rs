@@ -15,6 +15,12 @@ impl OpDef for Pointwise {
     conv2d::conv_op_common!();
     fn load_kind(&self, l: &Layer) -> Option<Kind> {
         let c = l.op.conv().expect("conv");
+        if l.quantized {
+            return Some(Kind::QPointwise {
+                ci: c.cin,
+                co: c.cout,
+            });
+        }
         Some(Kind::Pointwise {
             ci: c.cin,
             co: c.cout,
@@ -23,6 +29,14 @@ impl OpDef for Pointwise {
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = l.op.conv().expect("conv");
         let d = Generic::Dim;
+        if l.quantized {
+            return KernelCall {
+                kernel: "q8_pointwise",
+                generics: vec![d(hw(l.input)), d(l.input.c), d(l.output.c)],
+                form: Form::Params,
+                per_isa: true,
+            };
+        }
         let (kernel, form) = if c.residual {
             ("pointwise_add", Form::ParamsAccumulate)
         } else {

@@ -1,8 +1,11 @@
 //! Average pooling: windowed (`kernels::avgpool`, no padding) and global
 //! (`kernels::global_avgpool`). Free in the paper's cost convention.
 
+use mobilenet_runtime::load::Kind;
+
 use super::{hw, Form, Generic, KernelCall, Op, OpDef};
-use crate::model::{Cost, Layer};
+use crate::model::{Cost, Layer, TensorBinding};
+use crate::naming::{NamingScheme, Site};
 
 pub struct AvgPool;
 pub struct GlobalAvgPool;
@@ -19,6 +22,12 @@ impl OpDef for AvgPool {
     }
     fn cost(&self, _l: &Layer) -> Cost {
         Cost::default()
+    }
+    fn tensors(&self, l: &Layer, _at: &Site<'_>, _s: &dyn NamingScheme) -> Vec<TensorBinding> {
+        quantized_tensors(l)
+    }
+    fn load_kind(&self, l: &Layer) -> Option<Kind> {
+        l.quantized.then_some(Kind::QAvgPool)
     }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let Op::AvgPool { kh, kw, sh, sw } = l.op else {
@@ -42,6 +51,16 @@ impl OpDef for AvgPool {
             form: Form::Plain,
             per_isa: false,
         }
+        .quantized(l, "q8_avgpool")
+    }
+}
+
+/// A quantized pool's tensors: its output's quantization.
+fn quantized_tensors(l: &Layer) -> Vec<TensorBinding> {
+    if l.quantized {
+        super::quant::bindings(l, Vec::new(), None)
+    } else {
+        Vec::new()
     }
 }
 
@@ -55,6 +74,14 @@ impl OpDef for GlobalAvgPool {
     fn cost(&self, _l: &Layer) -> Cost {
         Cost::default()
     }
+    fn tensors(&self, l: &Layer, _at: &Site<'_>, _s: &dyn NamingScheme) -> Vec<TensorBinding> {
+        quantized_tensors(l)
+    }
+    fn load_kind(&self, l: &Layer) -> Option<Kind> {
+        // An average over every pixel: TFLite's AVERAGE_POOL_2D (same quantization in and
+        // out) or MEAN (requantizing); the packing tells them apart by the quantization.
+        l.quantized.then_some(Kind::QMean { count: hw(l.input) })
+    }
     fn kernel(&self, l: &Layer) -> KernelCall {
         KernelCall {
             kernel: "global_avgpool",
@@ -62,5 +89,6 @@ impl OpDef for GlobalAvgPool {
             form: Form::Plain,
             per_isa: true,
         }
+        .quantized(l, "q8_global_avgpool")
     }
 }

@@ -248,10 +248,22 @@ pub fn calls(isa: Isa) -> usize {
     CALLS[isa.index()].load(Ordering::Relaxed)
 }
 
+/// Counts a quantized kernel call run with `isa` (the quantized kernels dispatch themselves).
+#[inline(always)]
+pub(crate) fn count_q8(isa: Isa) {
+    count(isa)
+}
+
 #[inline(always)]
 fn count(isa: Isa) {
     CALLS[isa.index()].fetch_add(1, Ordering::Relaxed);
 }
+
+pub use crate::quant::kernels::{
+    add as q8_add, avgpool as q8_avgpool, conv2d as q8_conv2d, depthwise as q8_depthwise,
+    from_u8 as q8_from_u8, global_avgpool as q8_global_avgpool, pointwise as q8_pointwise,
+    softmax as q8_softmax, to_u8 as q8_to_u8,
+};
 
 /// Calls the variant of a kernel for the active instruction set.
 macro_rules! dispatch {

@@ -1,0 +1,469 @@
+//! Quantized layer kernels (`i8` activations), monomorphized per layer shape like
+//! [`crate::kernels`]. Each takes the layer's packed weight and parameter regions (see the
+//! [module docs](super)); the clamp of the fused activation is in the parameters.
+//!
+//! The scalar implementations here are the reference: integer arithmetic, in TFLite's order.
+//! The entry points dispatch to an instruction-set variant where one exists (the pointwise
+//! kernel on AVX2), counted in [`crate::kernels::calls`]; every variant gives the same bits.
+
+use super::{
+    co8, multiply_by_quantized_multiplier, word, AddParams, ConvHeader, PoolParams,
+    SoftmaxParams, CONV_HEADER, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+};
+use crate::kernels::check_len;
+
+/// Requantizes accumulator `acc` of output channel `o` (bias added here) and clamps it.
+#[inline(always)]
+fn requantize(p: &[f32], c8: usize, h: &ConvHeader, o: usize, acc: i32) -> i8 {
+    let bias = word(p, CONV_HEADER + o);
+    let m = word(p, CONV_HEADER + c8 + o);
+    let s = word(p, CONV_HEADER + 2 * c8 + o);
+    let v = multiply_by_quantized_multiplier(acc.wrapping_add(bias), m, s)
+        .wrapping_add(h.output_zero_point);
+    v.clamp(h.act_min, h.act_max) as i8
+}
+
+/// Quantized full 2-D convolution: `input` `[H][W][CI]`, `out` `[HO][WO][CO]`, weights and
+/// padding as [`crate::kernels::conv2d`] (taps outside the input contribute nothing: they
+/// stand for the real value 0).
+#[inline(always)]
+pub fn conv2d<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    const { assert!(SH > 0 && SW > 0, "strides must be positive") };
+    let k = "q8::conv2d";
+    let c8 = co8(CO);
+    check_len(k, "input", input.len(), H * W * CI);
+    check_len(k, "weights", weights.len(), KH * KW * CI * c8);
+    check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
+    check_len(k, "out", out.len(), HO * WO * CO);
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if matches!(
+        crate::kernels::active_isa(),
+        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
+    ) {
+        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
+        // SAFETY: the active instruction set implies AVX2 on this CPU; lengths checked above.
+        unsafe {
+            super::avx2::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
+                input, weights, params, out,
+            )
+        };
+        return;
+    }
+    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
+    conv2d_scalar::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+}
+
+/// The scalar twin of [`conv2d`].
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_scalar<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let c8 = co8(CO);
+    let h = ConvHeader::read(params);
+    let mut acc = [0i32; CO];
+    for oy in 0..HO {
+        for ox in 0..WO {
+            acc.fill(0);
+            for ky in 0..KH {
+                let iy = (oy * SH + ky).wrapping_sub(PT);
+                if iy >= H {
+                    continue;
+                }
+                for kx in 0..KW {
+                    let ix = (ox * SW + kx).wrapping_sub(PL);
+                    if ix >= W {
+                        continue;
+                    }
+                    let px = &input[(iy * W + ix) * CI..][..CI];
+                    for (i, &xv) in px.iter().enumerate() {
+                        let xv = xv as i32 - h.input_zero_point;
+                        let wrow = &weights[((ky * KW + kx) * CI + i) * c8..][..CO];
+                        for (a, wv) in acc.iter_mut().zip(wrow) {
+                            *a = a.wrapping_add(xv * (wv.to_bits() as i32));
+                        }
+                    }
+                }
+            }
+            let o_px = &mut out[(oy * WO + ox) * CO..][..CO];
+            for (o, y) in o_px.iter_mut().enumerate() {
+                *y = requantize(params, c8, &h, o, acc[o]);
+            }
+        }
+    }
+}
+
+/// Quantized depthwise 2-D convolution (multiplier 1): `input` `[H][W][C]`, `out`
+/// `[HO][WO][C]`, indexing and padding as [`crate::kernels::depthwise`].
+#[inline(always)]
+pub fn depthwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    const { assert!(SH > 0 && SW > 0, "strides must be positive") };
+    let k = "q8::depthwise";
+    let c8 = co8(C);
+    check_len(k, "input", input.len(), H * W * C);
+    check_len(k, "weights", weights.len(), KH * KW * c8);
+    check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
+    check_len(k, "out", out.len(), HO * WO * C);
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if matches!(
+        crate::kernels::active_isa(),
+        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
+    ) {
+        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
+        // SAFETY: the active instruction set implies AVX2 on this CPU (`active_isa` returns
+        // supported sets only); lengths were checked above.
+        unsafe {
+            super::avx2::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
+                input, weights, params, out,
+            )
+        };
+        return;
+    }
+    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
+    depthwise_scalar::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+}
+
+/// The scalar twin of [`depthwise`].
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_scalar<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let c8 = co8(C);
+    let h = ConvHeader::read(params);
+    let mut acc = [0i32; C];
+    for oy in 0..HO {
+        for ox in 0..WO {
+            acc.fill(0);
+            for ky in 0..KH {
+                let iy = (oy * SH + ky).wrapping_sub(PT);
+                if iy >= H {
+                    continue;
+                }
+                for kx in 0..KW {
+                    let ix = (ox * SW + kx).wrapping_sub(PL);
+                    if ix >= W {
+                        continue;
+                    }
+                    let px = &input[(iy * W + ix) * C..][..C];
+                    let wrow = &weights[(ky * KW + kx) * c8..][..C];
+                    for ((a, &xv), wv) in acc.iter_mut().zip(px).zip(wrow) {
+                        let xv = xv as i32 - h.input_zero_point;
+                        *a = a.wrapping_add(xv * (wv.to_bits() as i32));
+                    }
+                }
+            }
+            let o_px = &mut out[(oy * WO + ox) * C..][..C];
+            for (o, y) in o_px.iter_mut().enumerate() {
+                *y = requantize(params, c8, &h, o, acc[o]);
+            }
+        }
+    }
+}
+
+/// Quantized pointwise (1x1) convolution over `HW` pixels (also the fully connected layer,
+/// `HW = 1`): `input` `[HW][CI]`, `out` `[HW][CO]`, weights in 8-channel panels of `i16`
+/// input-channel pairs.
+#[inline(always)]
+pub fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if matches!(
+        crate::kernels::active_isa(),
+        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
+    ) {
+        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
+        // SAFETY: the active instruction set is AVX2 or AVX-512, both of which imply AVX2
+        // support on this CPU (`active_isa` only returns supported sets); lengths were checked.
+        unsafe { super::avx2::pointwise::<HW, CI, CO>(input, weights, params, out) };
+        return;
+    }
+    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
+    pointwise_scalar::<HW, CI, CO>(input, weights, params, out)
+}
+
+pub(crate) fn check_pointwise<const HW: usize, const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let k = "q8::pointwise";
+    let (wl, pl) = super::pointwise_len(CI, CO);
+    check_len(k, "input", input.len(), HW * CI);
+    check_len(k, "weights", weights.len(), wl);
+    check_len(k, "params", params.len(), pl);
+    check_len(k, "out", out.len(), HW * CO);
+}
+
+/// The scalar twin of [`pointwise`] (the reference the SIMD variants are tested against).
+pub fn pointwise_scalar<const HW: usize, const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    let c8 = co8(CO);
+    let pairs = CI.div_ceil(2);
+    let h = ConvHeader::read(params);
+    for p in 0..HW {
+        let px = &input[p * CI..][..CI];
+        for panel in 0..c8 / 8 {
+            let mut acc = [0i32; 8];
+            let wp = &weights[panel * pairs * 8..][..pairs * 8];
+            for k in 0..pairs {
+                let x0 = px[2 * k] as i32 - h.input_zero_point;
+                let x1 = if 2 * k + 1 < CI {
+                    px[2 * k + 1] as i32 - h.input_zero_point
+                } else {
+                    0
+                };
+                for (j, a) in acc.iter_mut().enumerate() {
+                    let wv = wp[k * 8 + j].to_bits();
+                    let lo = wv as u16 as i16 as i32;
+                    let hi = (wv >> 16) as u16 as i16 as i32;
+                    *a = a.wrapping_add(x0 * lo).wrapping_add(x1 * hi);
+                }
+            }
+            for (j, &a) in acc.iter().enumerate() {
+                let o = panel * 8 + j;
+                if o < CO {
+                    out[p * CO + o] = requantize(params, c8, &h, o, a);
+                }
+            }
+        }
+    }
+}
+
+/// Quantized elementwise addition of two activations of `N` values (a residual connection),
+/// TFLite's `ADD`: `out = clamp(zo + M_o(M_1((a - z1) << s) + M_2((b - z2) << s)))`.
+#[inline(always)]
+pub fn add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32], out: &mut [i8]) {
+    let k = "q8::add";
+    check_len(k, "a", a.len(), N);
+    check_len(k, "b", b.len(), N);
+    check_len(k, "weights", weights.len(), 0);
+    check_len(k, "params", params.len(), super::ADD_PARAMS);
+    check_len(k, "out", out.len(), N);
+    let p = AddParams::read(params);
+    let [(m1, s1), (m2, s2), (mo, so)] = p.multipliers;
+    for ((&x1, &x2), y) in a.iter().zip(b).zip(out.iter_mut()) {
+        let v1 = (x1 as i32 - p.zero_points[0]) * (1 << p.left_shift);
+        let v2 = (x2 as i32 - p.zero_points[1]) * (1 << p.left_shift);
+        let sum = multiply_by_quantized_multiplier(v1, m1, s1)
+            + multiply_by_quantized_multiplier(v2, m2, s2);
+        let v = multiply_by_quantized_multiplier(sum, mo, so) + p.zero_points[2];
+        *y = v.clamp(p.act_min, p.act_max) as i8;
+    }
+}
+
+/// The rounded mean of `acc / n`, half away from zero (TFLite's average pool; its `u8`
+/// variant's sums are never negative).
+#[inline(always)]
+fn rounded_mean(acc: i32, n: i32) -> i32 {
+    if acc > 0 {
+        (acc + n / 2) / n
+    } else {
+        (acc - n / 2) / n
+    }
+}
+
+/// Quantized average pooling without padding (windows inside the input, as
+/// [`crate::kernels::avgpool`]); input and output share their quantization.
+#[inline(always)]
+pub fn avgpool<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    const {
+        assert!(SH > 0 && SW > 0 && KH > 0 && KW > 0, "empty window or zero stride");
+        assert!(HO == 0 || (HO - 1) * SH + KH <= H, "window leaves the input");
+        assert!(WO == 0 || (WO - 1) * SW + KW <= W, "window leaves the input");
+    };
+    let k = "q8::avgpool";
+    check_len(k, "input", input.len(), H * W * C);
+    check_len(k, "weights", weights.len(), 0);
+    check_len(k, "params", params.len(), super::POOL_PARAMS);
+    check_len(k, "out", out.len(), HO * WO * C);
+    let p = PoolParams::read(params);
+    let n = (KH * KW) as i32;
+    for oy in 0..HO {
+        for ox in 0..WO {
+            for c in 0..C {
+                let mut acc = 0i32;
+                for ky in 0..KH {
+                    for kx in 0..KW {
+                        let v = input[((oy * SH + ky) * W + ox * SW + kx) * C + c] as i32;
+                        acc += v + p.offset;
+                    }
+                }
+                let v = rounded_mean(acc, n) - p.offset;
+                out[(oy * WO + ox) * C + c] = v.clamp(p.act_min, p.act_max) as i8;
+            }
+        }
+    }
+}
+
+/// Quantized average over `HW` pixels, `out` `[C]`: TFLite's `AVERAGE_POOL_2D` with a window
+/// covering the input (input and output share their quantization: the rounded mean of the
+/// stored values) or its `MEAN` over height and width (requantizing), as the packed parameters
+/// say ([`super::mean_params`]).
+#[inline(always)]
+pub fn global_avgpool<const HW: usize, const C: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let k = "q8::global_avgpool";
+    check_len(k, "input", input.len(), HW * C);
+    check_len(k, "weights", weights.len(), 0);
+    check_len(k, "params", params.len(), super::POOL_PARAMS);
+    check_len(k, "out", out.len(), C);
+    let p = PoolParams::read(params);
+    let (m, s) = p.multiplier;
+    let mut acc = [0i32; C];
+    if m == 0 {
+        for px in input.chunks_exact(C) {
+            for (a, &v) in acc.iter_mut().zip(px) {
+                *a += v as i32 + p.offset;
+            }
+        }
+        for (y, &a) in out.iter_mut().zip(&acc) {
+            let v = rounded_mean(a, HW as i32) - p.offset;
+            *y = v.clamp(p.act_min, p.act_max) as i8;
+        }
+    } else {
+        for px in input.chunks_exact(C) {
+            for (a, &v) in acc.iter_mut().zip(px) {
+                *a = a.wrapping_add(v as i32 - p.input_zero_point);
+            }
+        }
+        for (y, &a) in out.iter_mut().zip(&acc) {
+            let v = multiply_by_quantized_multiplier(a, m, s).saturating_add(p.output_zero_point);
+            *y = v.clamp(p.act_min, p.act_max) as i8;
+        }
+    }
+}
+
+/// Converts the network's `u8` input to the `i8` storage (`q - 128`, exact).
+#[inline(always)]
+pub fn from_u8<const N: usize>(input: &[u8], out: &mut [i8]) {
+    check_len("q8::from_u8", "input", input.len(), N);
+    check_len("q8::from_u8", "out", out.len(), N);
+    for (y, &x) in out.iter_mut().zip(input) {
+        *y = (x ^ 0x80) as i8;
+    }
+}
+
+/// Converts the `i8` storage to the network's `u8` output (`q + 128`, exact).
+#[inline(always)]
+pub fn to_u8<const N: usize>(input: &[i8], out: &mut [u8]) {
+    check_len("q8::to_u8", "input", input.len(), N);
+    check_len("q8::to_u8", "out", out.len(), N);
+    for (y, &x) in out.iter_mut().zip(input) {
+        *y = (x as u8) ^ 0x80;
+    }
+}
+
+/// Quantized softmax over `N` values (TFLite's fixed-point softmax): `out` has scale 1/256.
+#[inline(always)]
+pub fn softmax<const N: usize>(input: &[i8], weights: &[f32], params: &[f32], out: &mut [i8]) {
+    let k = "q8::softmax";
+    check_len(k, "input", input.len(), N);
+    check_len(k, "weights", weights.len(), 0);
+    check_len(k, "params", params.len(), super::SOFTMAX_PARAMS);
+    check_len(k, "out", out.len(), N);
+    let p = SoftmaxParams::read(params);
+    super::softmax::softmax(
+        input,
+        p.input_beta_multiplier,
+        p.input_left_shift,
+        p.diff_min,
+        p.output_zero_point,
+        SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+        out,
+    );
+}

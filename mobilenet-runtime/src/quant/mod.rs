@@ -1,0 +1,337 @@
+//! 8-bit quantized inference: the integer arithmetic of TensorFlow Lite's reference kernels,
+//! the packing of quantized layers and their kernels ([`kernels`]).
+//!
+//! # Numbers
+//!
+//! A quantized tensor holds integers `q` standing for `scale * (q - zero_point)`. Activations
+//! are stored as `i8` whatever the model's type: a `u8` tensor with zero point `z` is the `i8`
+//! tensor `q - 128` with zero point `z - 128` (the arithmetic below only ever sees `q - z`, and
+//! the clamp bounds move with it), which is exact. Weights keep their file type until packing,
+//! which stores `w - zero_point` as wider integers, so kernels never see a weight zero point.
+//!
+//! Every kernel follows TFLite's reference integer kernels: `i32` accumulation of
+//! `(q_in - z_in) * (w - z_w)`, the bias added, the sum rescaled by a fixed-point multiplier
+//! and shift ([`multiply_by_quantized_multiplier`], derived from the float scales by
+//! [`quantize_multiplier`]), the output zero point added and the result clamped to the fused
+//! activation's range ([`activation_range`]). Integer arithmetic is exact, so every
+//! instruction-set variant of a kernel gives the scalar one's bits.
+//!
+//! # Packed parameters
+//!
+//! A quantized layer's packed parameters live in the model's `f32` parameter buffer as 32-bit
+//! words (`f32::from_bits`: integers are stored, never computed with as floats). Each layer has
+//! a weight region and a parameter region ([`Kind::packed_len`](crate::load::Kind::packed_len)):
+//!
+//! | kind | weight region | parameter region |
+//! |---|---|---|
+//! | conv | `i32` `[KH][KW][CI][CO8]` | [`ConvHeader`], then `bias`, `multiplier`, `shift`, each `[CO8]` |
+//! | pointwise | `i16` pairs `[CO8 / 8][CI2 / 2][8][2]` | as conv |
+//! | depthwise | `i32` `[KH][KW][C8]` | as conv |
+//! | add | none | [`AddParams`] |
+//! | average pool, mean | none | [`PoolParams`] |
+//! | softmax | none | [`SoftmaxParams`] |
+//!
+//! `CO8` rounds the output channels up to a multiple of 8 and `CI2` the input channels up to a
+//! multiple of 2; the padding weights, biases and multipliers are zero.
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+mod avx2;
+pub mod kernels;
+mod pack;
+mod softmax;
+
+pub use pack::{
+    add_params, conv_len, depthwise_len, mean_params, pack_conv, pack_depthwise, pack_pointwise,
+    pointwise_len, pool_params, softmax_params, QuantError, QuantParams, WeightQuant,
+};
+
+/// `round_up(n, 8)`: output channels as the packed layouts store them.
+pub const fn co8(n: usize) -> usize {
+    n.div_ceil(8) * 8
+}
+
+/// `round_up(n, 2)`: input channels as the pointwise layout stores them (in pairs).
+pub const fn ci2(n: usize) -> usize {
+    n.div_ceil(2) * 2
+}
+
+/// `(a * b * 2) >> 32`, rounded to nearest (ties away from zero), saturating the one overflow
+/// (`i32::MIN * i32::MIN`): gemmlowp's `SaturatingRoundingDoublingHighMul`.
+#[inline(always)]
+pub fn saturating_rounding_doubling_high_mul(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let ab = a as i64 * b as i64;
+    let nudge = if ab >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    // Division truncating toward zero, as C++'s.
+    ((ab + nudge) / (1i64 << 31)) as i32
+}
+
+/// `x / 2^exponent` rounded to nearest, ties away from zero (`0 <= exponent <= 31`): gemmlowp's
+/// `RoundingDivideByPOT`.
+#[inline(always)]
+pub fn rounding_divide_by_pot(x: i32, exponent: i32) -> i32 {
+    debug_assert!((0..=31).contains(&exponent));
+    let mask = ((1i64 << exponent) - 1) as i32;
+    let remainder = x & mask;
+    let threshold = (mask >> 1) + i32::from(x < 0);
+    (x >> exponent) + i32::from(remainder > threshold)
+}
+
+/// `x * multiplier * 2^shift / 2^31`, as TFLite's `MultiplyByQuantizedMultiplier` (the
+/// default double rounding: a left shift first, then a rounding doubling high multiply, then
+/// a rounding right shift). Shifts are kept within `[-31, 31]` (packing guarantees it for
+/// every multiplier it writes).
+#[inline(always)]
+pub fn multiply_by_quantized_multiplier(x: i32, multiplier: i32, shift: i32) -> i32 {
+    let left = if shift > 0 { shift.min(31) } else { 0 };
+    let right = if shift > 0 { 0 } else { (-shift).min(31) };
+    rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(x.wrapping_mul(1i32 << left), multiplier),
+        right,
+    )
+}
+
+/// `m = fraction * 2^exponent` with `fraction` in `[0.5, 1)` (C's `frexp`), for finite `m > 0`.
+fn frexp(m: f64) -> (f64, i32) {
+    let bits = m.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // Subnormal: scale into the normal range first.
+        let (f, e) = frexp(m * (1u64 << 54) as f64);
+        return (f, e - 54);
+    }
+    let fraction = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (fraction, exp - 1022)
+}
+
+/// A real multiplier as TFLite's `QuantizeMultiplier` represents it: `(q, shift)` with
+/// `m ~= q * 2^shift / 2^31`, `q` in `[2^30, 2^31)` (or 0). Multipliers too small to represent
+/// become 0; `m` must be finite and non-negative (packing checks).
+pub fn quantize_multiplier(m: f64) -> (i32, i32) {
+    if m <= 0.0 {
+        return (0, 0);
+    }
+    let (fraction, mut shift) = frexp(m);
+    // C++'s std::round: half away from zero, as f64::round.
+    let mut q = (fraction * (1i64 << 31) as f64).round() as i64;
+    if q == 1i64 << 31 {
+        q /= 2;
+        shift += 1;
+    }
+    if shift < -31 {
+        return (0, 0);
+    }
+    (q as i32, shift)
+}
+
+/// The clamp bounds of a fused activation on an `i8` output with `scale` and `zero_point` (as
+/// stored: `u8` zero points already moved by -128): TFLite's `CalculateActivationRangeQuantized`
+/// (the float quantization of 0 and 6, rounded half away from zero, intersected with the type's
+/// range).
+pub fn activation_range(act: u8, scale: f32, zero_point: i32) -> (i32, i32) {
+    let quantize = |f: f32| -> i32 {
+        let r = (f / scale).round();
+        // Out-of-range values saturate (an extreme scale; the clamp below keeps them in i8).
+        zero_point.saturating_add(if r >= i32::MAX as f32 {
+            i32::MAX
+        } else if r <= i32::MIN as f32 {
+            i32::MIN
+        } else {
+            r as i32
+        })
+    };
+    let (lo, hi) = (i8::MIN as i32, i8::MAX as i32);
+    match act {
+        crate::ACT_RELU => (lo.max(quantize(0.0)), hi),
+        crate::ACT_RELU6 => (lo.max(quantize(0.0)), hi.min(quantize(6.0))),
+        _ => (lo, hi),
+    }
+}
+
+/// Reads word `i` of a packed region as `i32`.
+#[inline(always)]
+pub(crate) fn word(p: &[f32], i: usize) -> i32 {
+    p[i].to_bits() as i32
+}
+
+/// Stores `v` as word `i`.
+#[inline(always)]
+pub(crate) fn set_word(p: &mut [f32], i: usize, v: i32) {
+    p[i] = f32::from_bits(v as u32);
+}
+
+/// The first words of a conv-like layer's parameter region.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvHeader {
+    /// Input zero point (as stored, `i8`).
+    pub input_zero_point: i32,
+    /// Output zero point.
+    pub output_zero_point: i32,
+    /// Lowest output value (the fused activation's bound).
+    pub act_min: i32,
+    /// Highest output value.
+    pub act_max: i32,
+}
+
+/// Words of [`ConvHeader`].
+pub const CONV_HEADER: usize = 4;
+
+impl ConvHeader {
+    pub(crate) fn read(p: &[f32]) -> Self {
+        ConvHeader {
+            input_zero_point: word(p, 0),
+            output_zero_point: word(p, 1),
+            act_min: word(p, 2),
+            act_max: word(p, 3),
+        }
+    }
+}
+
+/// A residual add's parameters (TFLite's quantized `ADD`): both inputs moved to a common
+/// scale with 20 bits of headroom, summed, rescaled to the output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddParams {
+    /// Zero points of input 1, input 2 and the output.
+    pub zero_points: [i32; 3],
+    /// The headroom shift applied to both inputs.
+    pub left_shift: i32,
+    /// Multiplier and shift of input 1, input 2 and the output.
+    pub multipliers: [(i32, i32); 3],
+    /// Output clamp.
+    pub act_min: i32,
+    /// Output clamp.
+    pub act_max: i32,
+}
+
+/// Words of [`AddParams`].
+pub const ADD_PARAMS: usize = 12;
+
+impl AddParams {
+    pub(crate) fn read(p: &[f32]) -> Self {
+        AddParams {
+            zero_points: [word(p, 0), word(p, 1), word(p, 2)],
+            left_shift: word(p, 3),
+            multipliers: [
+                (word(p, 4), word(p, 5)),
+                (word(p, 6), word(p, 7)),
+                (word(p, 8), word(p, 9)),
+            ],
+            act_min: word(p, 10),
+            act_max: word(p, 11),
+        }
+    }
+    pub(crate) fn write(&self, p: &mut [f32]) {
+        let w = [
+            self.zero_points[0],
+            self.zero_points[1],
+            self.zero_points[2],
+            self.left_shift,
+            self.multipliers[0].0,
+            self.multipliers[0].1,
+            self.multipliers[1].0,
+            self.multipliers[1].1,
+            self.multipliers[2].0,
+            self.multipliers[2].1,
+            self.act_min,
+            self.act_max,
+        ];
+        for (i, v) in w.into_iter().enumerate() {
+            set_word(p, i, v);
+        }
+    }
+}
+
+/// An average pool's or mean's parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolParams {
+    /// Added to every stored value before summing (128 for a model whose tensors are `u8`, so
+    /// the rounding of the mean sees the file's values; 0 for `i8`), subtracted from the result.
+    pub offset: i32,
+    /// Input zero point (as stored).
+    pub input_zero_point: i32,
+    /// Output zero point (as stored).
+    pub output_zero_point: i32,
+    /// Rescaling of the mean (`(0, 0)`: input and output share their quantization).
+    pub multiplier: (i32, i32),
+    /// Output clamp (as stored).
+    pub act_min: i32,
+    /// Output clamp (as stored).
+    pub act_max: i32,
+}
+
+/// Words of [`PoolParams`].
+pub const POOL_PARAMS: usize = 7;
+
+impl PoolParams {
+    pub(crate) fn read(p: &[f32]) -> Self {
+        PoolParams {
+            offset: word(p, 0),
+            input_zero_point: word(p, 1),
+            output_zero_point: word(p, 2),
+            multiplier: (word(p, 3), word(p, 4)),
+            act_min: word(p, 5),
+            act_max: word(p, 6),
+        }
+    }
+    pub(crate) fn write(&self, p: &mut [f32]) {
+        let w = [
+            self.offset,
+            self.input_zero_point,
+            self.output_zero_point,
+            self.multiplier.0,
+            self.multiplier.1,
+            self.act_min,
+            self.act_max,
+        ];
+        for (i, v) in w.into_iter().enumerate() {
+            set_word(p, i, v);
+        }
+    }
+}
+
+/// A quantized softmax's parameters (TFLite's fixed-point softmax, `beta = 1`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftmaxParams {
+    /// `beta * input_scale` in fixed point, with [`SOFTMAX_SCALED_DIFF_INTEGER_BITS`].
+    pub input_beta_multiplier: i32,
+    /// Its shift.
+    pub input_left_shift: i32,
+    /// Differences from the maximum below this are treated as `exp = 0`.
+    pub diff_min: i32,
+    /// Output zero point (as stored: -128 for the format's 1/256 scale).
+    pub output_zero_point: i32,
+}
+
+/// Integer bits of the scaled input differences of the softmax (TFLite's
+/// `kScaledDiffIntegerBits`).
+pub const SOFTMAX_SCALED_DIFF_INTEGER_BITS: i32 = 5;
+
+/// Words of [`SoftmaxParams`].
+pub const SOFTMAX_PARAMS: usize = 4;
+
+impl SoftmaxParams {
+    pub(crate) fn read(p: &[f32]) -> Self {
+        SoftmaxParams {
+            input_beta_multiplier: word(p, 0),
+            input_left_shift: word(p, 1),
+            diff_min: word(p, 2),
+            output_zero_point: word(p, 3),
+        }
+    }
+    pub(crate) fn write(&self, p: &mut [f32]) {
+        let w = [
+            self.input_beta_multiplier,
+            self.input_left_shift,
+            self.diff_min,
+            self.output_zero_point,
+        ];
+        for (i, v) in w.into_iter().enumerate() {
+            set_word(p, i, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,280 @@
+use super::kernels::{pointwise, pointwise_scalar};
+use super::*;
+extern crate std;
+use std::vec;
+use std::vec::Vec;
+use std::string::ToString;
+
+use crate::kernels::{calls, Isa};
+use crate::pack::SrcLayout;
+
+#[test]
+fn fixed_point_primitives() {
+    // Ties round away from zero.
+    assert_eq!(rounding_divide_by_pot(5, 1), 3);
+    assert_eq!(rounding_divide_by_pot(-5, 1), -3);
+    assert_eq!(rounding_divide_by_pot(-4, 1), -2);
+    assert_eq!(rounding_divide_by_pot(7, 0), 7);
+    assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
+    assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
+    assert_eq!(saturating_rounding_doubling_high_mul(-(1 << 30), 1 << 30), -(1 << 29));
+    // m = q * 2^shift / 2^31.
+    assert_eq!(quantize_multiplier(0.5), (1 << 30, 0));
+    assert_eq!(quantize_multiplier(1.0), (1 << 30, 1));
+    assert_eq!(quantize_multiplier(0.0), (0, 0));
+    assert_eq!(quantize_multiplier(1e-30), (0, 0));
+    for m in [0.000123, 0.0071, 0.33, 0.999_999_999, 1.7, 25.0] {
+        let (q, s) = quantize_multiplier(m);
+        let back = q as f64 * 2f64.powi(s) / 2f64.powi(31);
+        assert!((back - m).abs() <= m * 1e-9, "{m}: {q} {s}");
+        assert!((1 << 30..=i32::MAX).contains(&q));
+        // Applying it to an integer rounds the exact product.
+        let x = 100_000;
+        let got = multiply_by_quantized_multiplier(x, q, s) as f64;
+        assert!((got - x as f64 * back).abs() <= 0.5 + 1e-6, "{m}: {got}");
+    }
+}
+
+#[test]
+fn activation_ranges() {
+    // u8 model, scale 6/255, zero point 0 (stored -128): ReLU6 spans the whole range.
+    assert_eq!(activation_range(crate::ACT_RELU6, 6.0 / 255.0, -128), (-128, 127));
+    // A zero point inside the range clips ReLU below it.
+    assert_eq!(activation_range(crate::ACT_RELU, 0.1, -10), (-10, 127));
+    assert_eq!(activation_range(crate::ACT_RELU6, 0.1, -100), (-100, -40));
+    assert_eq!(activation_range(crate::ACT_NONE, 0.1, 3), (-128, 127));
+}
+
+/// A deterministic generator for test data.
+fn lcg(seed: &mut u64) -> u32 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (*seed >> 33) as u32
+}
+
+fn packed_pointwise(ci: usize, co: usize, unsigned: bool, seed: &mut u64) -> (Vec<f32>, Vec<f32>) {
+    let data: Vec<u8> = (0..ci * co).map(|_| lcg(seed) as u8).collect();
+    let scales: Vec<u8> = (0..co)
+        .flat_map(|_| (0.001f32 + (lcg(seed) % 1000) as f32 * 1e-5).to_le_bytes())
+        .collect();
+    let zps: Vec<u8> = if unsigned {
+        vec![(lcg(seed) % 256) as u8]
+    } else {
+        vec![0; co]
+    };
+    let bias: Vec<u8> = (0..co)
+        .flat_map(|_| ((lcg(seed) % 20001) as i32 - 10000).to_le_bytes())
+        .collect();
+    let w = WeightQuant {
+        data: &data,
+        layout: SrcLayout::Hwio,
+        unsigned,
+        scales: if unsigned { &scales[..4] } else { &scales },
+        zero_points: &zps,
+    };
+    let input = QuantParams {
+        scale: 0.02,
+        zero_point: (lcg(seed) % 256) as i32 - 128,
+        unsigned: false,
+    };
+    let output = QuantParams {
+        scale: 0.05,
+        zero_point: (lcg(seed) % 256) as i32 - 128,
+        unsigned: false,
+    };
+    let (wl, pl) = pointwise_len(ci, co);
+    let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
+    pack_pointwise(&w, &bias, &input, &output, crate::ACT_RELU6, [ci, co], &mut wo, &mut po)
+        .expect("valid quantization");
+    (wo, po)
+}
+
+fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut u64) {
+    for unsigned in [false, true] {
+        let (w, p) = packed_pointwise(CI, CO, unsigned, seed);
+        let x: Vec<i8> = (0..HW * CI).map(|_| lcg(seed) as i8).collect();
+        let mut want = vec![0i8; HW * CO];
+        pointwise_scalar::<HW, CI, CO>(&x, &w, &p, &mut want);
+        // A naive evaluation of the same formula from the packed values.
+        let h = ConvHeader::read(&p);
+        let c8 = co8(CO);
+        for px in 0..HW {
+            for o in 0..CO {
+                let mut acc = 0i32;
+                for i in 0..CI {
+                    let wv = w[(o / 8 * CI.div_ceil(2) + i / 2) * 8 + o % 8].to_bits();
+                    let wv = if i % 2 == 0 { wv as u16 as i16 } else { (wv >> 16) as u16 as i16 };
+                    acc += (x[px * CI + i] as i32 - h.input_zero_point) * wv as i32;
+                }
+                let v = multiply_by_quantized_multiplier(
+                    acc + word(&p, CONV_HEADER + o),
+                    word(&p, CONV_HEADER + c8 + o),
+                    word(&p, CONV_HEADER + 2 * c8 + o),
+                ) + h.output_zero_point;
+                assert_eq!(want[px * CO + o], v.clamp(h.act_min, h.act_max) as i8);
+            }
+        }
+        // The dispatching entry point (the best ISA), and every variant directly.
+        let mut got = vec![0i8; HW * CO];
+        pointwise::<HW, CI, CO>(&x, &w, &p, &mut got);
+        assert_eq!(got, want, "dispatched pointwise {HW}x{CI}->{CO}");
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if Isa::Avx2.is_supported() {
+            let mut got = vec![0i8; HW * CO];
+            // SAFETY: AVX2 is supported (checked above).
+            unsafe { super::avx2::pointwise::<HW, CI, CO>(&x, &w, &p, &mut got) };
+            assert_eq!(got, want, "avx2 pointwise {HW}x{CI}->{CO}");
+        }
+    }
+}
+
+#[test]
+fn pointwise_every_isa_matches_scalar() {
+    let mut seed = 7;
+    let before = calls(Isa::Avx2);
+    pointwise_case::<1, 1, 1>(&mut seed);
+    pointwise_case::<5, 3, 9>(&mut seed);
+    pointwise_case::<7, 16, 24>(&mut seed);
+    pointwise_case::<49, 64, 40>(&mut seed);
+    pointwise_case::<9, 255, 17>(&mut seed);
+    pointwise_case::<4, 1024, 8>(&mut seed);
+    pointwise_case::<3, 1025, 16>(&mut seed);
+    pointwise_case::<1, 1024, 1001>(&mut seed);
+    if Isa::Avx2.is_supported() {
+        assert!(calls(Isa::Avx2) > before, "the AVX2 quantized pointwise never ran");
+    }
+}
+
+#[test]
+fn bad_quantization_is_an_error() {
+    let data = [1u8; 4];
+    let bias = [0u8; 8];
+    let scale = 0.0f32.to_le_bytes();
+    let w = WeightQuant {
+        data: &data,
+        layout: SrcLayout::Hwio,
+        unsigned: false,
+        scales: &scale,
+        zero_points: &[0],
+    };
+    let q = QuantParams {
+        scale: 0.1,
+        zero_point: 0,
+        unsigned: false,
+    };
+    let (wl, pl) = pointwise_len(2, 2);
+    let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
+    let e = pack_pointwise(&w, &bias, &q, &q, 0, [2, 2], &mut wo, &mut po).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the weight scale of channel 0 is 0: scales must be finite and positive"
+    );
+    let bad = QuantParams {
+        zero_point: 300,
+        unsigned: true,
+        ..q
+    };
+    let e = pool_params(&bad, &bad, 0, &mut [0.0; POOL_PARAMS]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the input zero point of channel 0 is 300, outside its type's range"
+    );
+    let other = QuantParams { scale: 0.2, ..q };
+    let e = pool_params(&q, &other, 0, &mut [0.0; POOL_PARAMS]).unwrap_err();
+    assert_eq!(e, QuantError::PoolQuantization);
+}
+
+fn depthwise_case<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const S: usize,
+    const PT: usize,
+>(
+    seed: &mut u64,
+) {
+    let data: Vec<u8> = (0..9 * C).map(|_| lcg(seed) as u8).collect();
+    let scales: Vec<u8> = (0..C)
+        .flat_map(|_| (0.002f32 + (lcg(seed) % 1000) as f32 * 1e-5).to_le_bytes())
+        .collect();
+    let zps = vec![0u8; C];
+    let bias: Vec<u8> = (0..C)
+        .flat_map(|_| ((lcg(seed) % 2001) as i32 - 1000).to_le_bytes())
+        .collect();
+    let w = WeightQuant {
+        data: &data,
+        layout: SrcLayout::Hwc1,
+        unsigned: false,
+        scales: &scales,
+        zero_points: &zps,
+    };
+    let q = |z: i32| QuantParams {
+        scale: 0.05,
+        zero_point: z,
+        unsigned: false,
+    };
+    let (wl, pl) = depthwise_len(3, 3, C);
+    let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
+    pack_depthwise(&w, &bias, &q(-3), &q(-128), crate::ACT_RELU6, [3, 3, C], &mut wo, &mut po)
+        .unwrap();
+    let x: Vec<i8> = (0..H * W * C).map(|_| lcg(seed) as i8).collect();
+    let mut want = vec![0i8; HO * WO * C];
+    super::kernels::depthwise_scalar::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut want);
+    let mut got = vec![0i8; HO * WO * C];
+    super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
+    assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S}");
+}
+
+#[test]
+fn depthwise_every_isa_matches_scalar() {
+    let mut seed = 11;
+    depthwise_case::<5, 5, 3, 5, 5, 1, 1>(&mut seed);
+    depthwise_case::<8, 8, 16, 4, 4, 2, 0>(&mut seed);
+    depthwise_case::<7, 9, 21, 7, 9, 1, 1>(&mut seed);
+    depthwise_case::<14, 14, 40, 7, 7, 2, 0>(&mut seed);
+}
+
+fn conv_case<const H: usize, const CI: usize, const CO: usize, const HO: usize, const S: usize>(
+    seed: &mut u64,
+    unsigned: bool,
+) {
+    let data: Vec<u8> = (0..9 * CI * CO).map(|_| lcg(seed) as u8).collect();
+    let scales = 0.003f32.to_le_bytes();
+    let zps = if unsigned { vec![(lcg(seed) % 256) as u8] } else { vec![0u8] };
+    let bias: Vec<u8> = (0..CO)
+        .flat_map(|_| ((lcg(seed) % 2001) as i32 - 1000).to_le_bytes())
+        .collect();
+    let w = WeightQuant {
+        data: &data,
+        layout: SrcLayout::Hwio,
+        unsigned,
+        scales: &scales,
+        zero_points: &zps,
+    };
+    let q = |z: i32| QuantParams {
+        scale: 0.02,
+        zero_point: z,
+        unsigned: false,
+    };
+    let (wl, pl) = conv_len(3, 3, CI, CO);
+    let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
+    pack_conv(&w, &bias, &q(5), &q(-20), crate::ACT_RELU, [3, 3, CI, CO], &mut wo, &mut po)
+        .unwrap();
+    let x: Vec<i8> = (0..H * H * CI).map(|_| lcg(seed) as i8).collect();
+    let mut want = vec![0i8; HO * HO * CO];
+    super::kernels::conv2d_scalar::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(&x, &wo, &po, &mut want);
+    let mut got = vec![0i8; HO * HO * CO];
+    super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(&x, &wo, &po, &mut got);
+    assert_eq!(got, want, "conv {H}x{H}x{CI} -> {CO} s{S}");
+}
+
+#[test]
+fn conv_every_isa_matches_scalar() {
+    let mut seed = 5;
+    conv_case::<9, 3, 32, 5, 2>(&mut seed, true);
+    conv_case::<6, 5, 13, 6, 1>(&mut seed, false);
+    conv_case::<8, 2, 72, 4, 2>(&mut seed, true);
+}
