@@ -59,6 +59,27 @@ const TFLITE_MODELS: &[(&str, &[&str])] = &[
 /// set `cfg(tflite_models)`. Without `../shared` (a user's machine) the tests that need them
 /// are skipped; `MOBILENET_REQUIRE_TFLITE` (CI) makes that a failure.
 fn import_tflite_models(out: &str) {
+    // The repository's own tiny int8 model (scripts/make_tflite_seed.py): always imported.
+    let tiny = Path::new("../mobilenet-fuzz/corpus/tflite/tiny_int8.tflite");
+    println!("cargo:rerun-if-changed={}", tiny.display());
+    let bytes = std::fs::read(tiny).expect("the tiny TFLite model");
+    let imported = mobilenet_compiler::tflite::import(
+        &[(tiny.display().to_string(), bytes)],
+        &mobilenet_compiler::tflite::Options {
+            name: Some("tiny_int8".into()),
+            dequantize: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("importing the tiny model: {e}"));
+    std::fs::write(Path::new(out).join("tiny_int8.toml"), &imported.spec).expect("write spec");
+    std::fs::write(
+        Path::new(out).join("tiny_int8.safetensors"),
+        &imported.weights,
+    )
+    .expect("write weights");
+    let abs = std::fs::canonicalize(tiny).expect("tiny model path");
+    println!("cargo:rustc-env=TFLITE_TINY_INT8={}", abs.display());
+
     println!("cargo::rustc-check-cfg=cfg(tflite_models)");
     println!("cargo:rerun-if-env-changed=MOBILENET_REQUIRE_TFLITE");
     let dir = Path::new("../../shared/data/tflite");
@@ -87,7 +108,10 @@ fn import_tflite_models(out: &str) {
             .iter()
             .map(|f| {
                 let p = dir.join(f);
-                (p.display().to_string(), std::fs::read(&p).expect("read model"))
+                (
+                    p.display().to_string(),
+                    std::fs::read(&p).expect("read model"),
+                )
             })
             .collect();
         let opts = mobilenet_compiler::tflite::Options {
@@ -96,13 +120,27 @@ fn import_tflite_models(out: &str) {
         };
         let imported = mobilenet_compiler::tflite::import(&bytes, &opts)
             .unwrap_or_else(|e| panic!("importing {name}: {e}"));
-        std::fs::write(Path::new(out).join(format!("{name}.toml")), &imported.spec).expect("write spec");
-        std::fs::write(Path::new(out).join(format!("{name}.safetensors")), &imported.weights)
-            .expect("write weights");
-        let paths: Vec<String> = files.iter().map(|f| dir.join(f).display().to_string()).collect();
-        println!("cargo:rustc-env=TFLITE_{}={}", name.to_uppercase(), paths.join(":"));
+        std::fs::write(Path::new(out).join(format!("{name}.toml")), &imported.spec)
+            .expect("write spec");
+        std::fs::write(
+            Path::new(out).join(format!("{name}.safetensors")),
+            &imported.weights,
+        )
+        .expect("write weights");
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| dir.join(f).display().to_string())
+            .collect();
+        println!(
+            "cargo:rustc-env=TFLITE_{}={}",
+            name.to_uppercase(),
+            paths.join(":")
+        );
     }
-    println!("cargo:rustc-env=IMAGENET_VAL={}", dir.join("../imagenet-val").display());
+    println!(
+        "cargo:rustc-env=IMAGENET_VAL={}",
+        dir.join("../imagenet-val").display()
+    );
     println!("cargo:rustc-cfg=tflite_models");
 }
 

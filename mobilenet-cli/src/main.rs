@@ -117,7 +117,10 @@ fn import_tflite(
             return ExitCode::FAILURE;
         }
     };
-    for (path, bytes) in [(spec_out, imported.spec.as_bytes()), (weights_out, &imported.weights[..])] {
+    for (path, bytes) in [
+        (spec_out, imported.spec.as_bytes()),
+        (weights_out, &imported.weights[..]),
+    ] {
         if let Err(e) = std::fs::write(path, bytes) {
             eprintln!("error: cannot write `{}`: {e}", path.display());
             return ExitCode::FAILURE;
@@ -126,7 +129,11 @@ fn import_tflite(
     eprintln!(
         "imported {} operators from {} into `{}` and `{}`",
         imported.log.len(),
-        files.iter().map(|f| format!("`{}`", f.0)).collect::<Vec<_>>().join(" + "),
+        files
+            .iter()
+            .map(|f| format!("`{}`", f.0))
+            .collect::<Vec<_>>()
+            .join(" + "),
         spec_out.display(),
         weights_out.display()
     );

@@ -404,9 +404,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         // Operand types: the caller's input and output arrays have the network's I/O type,
         // everything else its storage type.
         let ty = |v: usize| -> Ident {
-            if v == net.input_value {
-                format_ident!("{}", net.io.io())
-            } else if v == net.output_value {
+            if v == net.input_value || v == net.output_value {
                 format_ident!("{}", net.io.io())
             } else {
                 format_ident!("{}", net.elem.storage())
@@ -555,6 +553,9 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             pub const NAME: &str = #name;
             /// Input shape `[height, width, channels]` (NHWC, batch 1).
             pub const INPUT_SHAPE: [usize; 3] = [#h, #w, #c];
+            /// The element type of the input and output arrays (`f32`, or the quantized
+            /// network's `u8` / `i8`).
+            pub type IoElem = #io;
             /// Number of input values.
             pub const INPUT_LEN: usize = #input_len;
             /// Number of output values (class scores).

@@ -475,7 +475,11 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         scheme: crate::naming::scheme(naming),
         values: Vec::new(),
         layers: Vec::new(),
-        elem: spec.model.element.as_ref().map_or(ElemType::F32, |e| e.value),
+        elem: spec
+            .model
+            .element
+            .as_ref()
+            .map_or(ElemType::F32, |e| e.value),
     };
     let m = &spec.model;
     let elem = a.elem;
@@ -897,9 +901,19 @@ impl Analyzer<'_> {
 
     /// The conversion between the caller's `u8` arrays and the `i8` storage of a quantized
     /// network (exact: `q - 128` and back), as a layer.
-    fn push_convert(&mut self, to_storage: bool, inp: ValueId, span: Range<usize>, spec_index: usize) -> ValueId {
+    fn push_convert(
+        &mut self,
+        to_storage: bool,
+        inp: ValueId,
+        span: Range<usize>,
+        spec_index: usize,
+    ) -> ValueId {
         let shape = self.values[inp].shape;
-        let name = if to_storage { "input_to_i8" } else { "output_to_u8" };
+        let name = if to_storage {
+            "input_to_i8"
+        } else {
+            "output_to_u8"
+        };
         let layer = Layer {
             name: name.into(),
             block: name.into(),

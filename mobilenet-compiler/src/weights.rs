@@ -207,17 +207,29 @@ fn random_quantized(
 ) -> (String, Vec<usize>, Dtype, Vec<u8>) {
     let n = t.numel();
     let (dtype, data): (Dtype, Vec<u8>) = match t.role {
-        Role::Weight => (Dtype::I8, (0..n).map(|_| rng.uniform(-127.0, 127.0) as i8 as u8).collect()),
+        Role::Weight => (
+            Dtype::I8,
+            (0..n)
+                .map(|_| rng.uniform(-127.0, 127.0) as i8 as u8)
+                .collect(),
+        ),
         Role::Bias => (
             Dtype::I32,
-            (0..n).flat_map(|_| (rng.uniform(-2000.0, 2000.0) as i32).to_le_bytes()).collect(),
+            (0..n)
+                .flat_map(|_| (rng.uniform(-2000.0, 2000.0) as i32).to_le_bytes())
+                .collect(),
         ),
         Role::WeightScale => (
             Dtype::F32,
-            (0..n).flat_map(|_| rng.uniform(0.002, 0.004).to_le_bytes()).collect(),
+            (0..n)
+                .flat_map(|_| rng.uniform(0.002, 0.004).to_le_bytes())
+                .collect(),
         ),
         Role::WeightZeroPoint | Role::ZeroPoint => (Dtype::I8, vec![0; n]),
-        Role::Scale => (Dtype::F32, (0..n).flat_map(|_| 0.0625f32.to_le_bytes()).collect()),
+        Role::Scale => (
+            Dtype::F32,
+            (0..n).flat_map(|_| 0.0625f32.to_le_bytes()).collect(),
+        ),
         _ => unreachable!("quantized layers have no batch norm"),
     };
     (t.name.clone(), t.shape.clone(), dtype, data)

@@ -25,6 +25,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("safetensors", safetensors),
     ("weights", weights),
     ("tf_graph", tf_graph),
+    ("tflite", tflite),
     ("npy", npy),
     ("image", image),
 ];
@@ -105,6 +106,27 @@ pub fn tf_graph(data: &[u8]) {
         Ok((bytes, _report)) => {
             if let Err(d) =
                 mobilenet_compiler::weights::check(tiny_net(), "imported.safetensors", &bytes)
+            {
+                panic!(
+                    "an import writes weights its own check rejects:\n{}",
+                    d.render()
+                );
+            }
+        }
+        Err(msg) => assert!(!msg.is_empty()),
+    }
+}
+
+/// A `.tflite` file: the importer (flatbuffer reading, graph recognition, the spec it writes
+/// and the weights, which must pass their own check) or an error message.
+pub fn tflite(data: &[u8]) {
+    let files = [("fuzz.tflite".to_string(), data.to_vec())];
+    match mobilenet_compiler::tflite::import(&files, &Default::default()) {
+        Ok(imported) => {
+            let net = mobilenet_compiler::compile_str("imported.toml", &imported.spec)
+                .expect("an import writes a spec that compiles");
+            if let Err(d) =
+                mobilenet_compiler::weights::check(&net, "imported.safetensors", &imported.weights)
             {
                 panic!(
                     "an import writes weights its own check rejects:\n{}",

@@ -97,9 +97,9 @@ pub mod kernels;
 pub mod load;
 mod math;
 pub mod pack;
-pub mod quant;
 #[cfg(feature = "std")]
 pub mod profile;
+pub mod quant;
 pub mod safetensors;
 mod support;
 #[cfg(feature = "std")]

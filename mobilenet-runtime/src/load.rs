@@ -507,7 +507,9 @@ pub fn load(
             continue;
         }
         let is = |n: Option<&str>| n.is_some_and(|n| t.name_matches(n));
-        let isq = |q: Option<QuantTensors>| q.is_some_and(|q| is(Some(q.scale)) || is(Some(q.zero_point)));
+        let isq = |q: Option<QuantTensors>| {
+            q.is_some_and(|q| is(Some(q.scale)) || is(Some(q.zero_point)))
+        };
         let known = entries.iter().any(|e| {
             (e.kind.has_weights() && is(Some(e.weight)))
                 || is(e.bias)
@@ -622,7 +624,14 @@ fn activation_quant(
     layer: &'static str,
 ) -> Result<QuantParams, LoadError> {
     let s = typed(st, q.scale, layer, &[Dtype::F32], "F32", &[&[1]])?;
-    let z = typed(st, q.zero_point, layer, &[Dtype::U8, Dtype::I8], "U8 or I8", &[&[1]])?;
+    let z = typed(
+        st,
+        q.zero_point,
+        layer,
+        &[Dtype::U8, Dtype::I8],
+        "U8 or I8",
+        &[&[1]],
+    )?;
     let unsigned = z.dtype == Dtype::U8;
     Ok(QuantParams {
         scale: f32::from_le_bytes([s.data[0], s.data[1], s.data[2], s.data[3]]),
@@ -657,7 +666,14 @@ fn load_quantized(
         _ => 0,
     };
     let weights = |q: &QuantNames| -> Result<(WeightQuant<'_>, &[u8]), LoadError> {
-        let wt = typed(st, e.weight, layer, &[Dtype::U8, Dtype::I8], "U8 or I8", &[e.weight_shape])?;
+        let wt = typed(
+            st,
+            e.weight,
+            layer,
+            &[Dtype::U8, Dtype::I8],
+            "U8 or I8",
+            &[e.weight_shape],
+        )?;
         let unsigned = wt.dtype == Dtype::U8;
         let Some(wq) = q.weight else {
             return Err(LoadError::Missing {
@@ -667,7 +683,18 @@ fn load_quantized(
         };
         let s = typed(st, wq.scale, layer, &[Dtype::F32], "F32", &[&[1], &[co]])?;
         let zdt = if unsigned { Dtype::U8 } else { Dtype::I8 };
-        let z = typed(st, wq.zero_point, layer, &[zdt], if unsigned { "U8 (as the weights)" } else { "I8 (as the weights)" }, &[&[1], &[co]])?;
+        let z = typed(
+            st,
+            wq.zero_point,
+            layer,
+            &[zdt],
+            if unsigned {
+                "U8 (as the weights)"
+            } else {
+                "I8 (as the weights)"
+            },
+            &[&[1], &[co]],
+        )?;
         let Some(bias) = e.bias else {
             return Err(LoadError::Missing {
                 tensor: "bias",
@@ -689,7 +716,16 @@ fn load_quantized(
     match e.kind {
         Kind::QConv { kh, kw, ci, co } => {
             let (w, b) = weights(&q)?;
-            quant::pack_conv(&w, b, &input, &output, q.act, [kh, kw, ci, co], w_out, b_out)
+            quant::pack_conv(
+                &w,
+                b,
+                &input,
+                &output,
+                q.act,
+                [kh, kw, ci, co],
+                w_out,
+                b_out,
+            )
         }
         Kind::QPointwise { ci, co } => {
             let (w, b) = weights(&q)?;

@@ -9,10 +9,115 @@
 //! a missing Python package is a failure when `MOBILENET_REQUIRE_TFLITE` is set (CI) and a skip
 //! otherwise. `MOBILENET_TFLITE_IMAGES` limits the images (default: all 300).
 
+use std::path::Path;
+use std::process::Command;
+
+use npyz::WriterBuilder;
+
+mobilenet_macros::mobilenet!(
+    spec = "$OUT_DIR/tiny_int8.toml",
+    weights = "$OUT_DIR/tiny_int8.safetensors",
+    name = "tiny_int8"
+);
+
+fn python() -> Option<String> {
+    let py = std::env::var("MOBILENET_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import ai_edge_litert, numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return Some(py);
+    }
+    let msg = format!("`{py}` cannot import ai_edge_litert and numpy (pip install -r bench/requirements.txt, or set MOBILENET_PYTHON)");
+    if std::env::var_os("MOBILENET_REQUIRE_TFLITE").is_some() {
+        panic!("{msg}, and MOBILENET_REQUIRE_TFLITE is set");
+    }
+    eprintln!("skipped: {msg}");
+    None
+}
+
+/// LiteRT's outputs on `inputs` (N x side x side x 3), `reference`: its reference kernels.
+fn litert(
+    py: &str,
+    models: &str,
+    inputs: &[Vec<u8>],
+    side: usize,
+    tag: &str,
+    reference: bool,
+) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tflite");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (inp, out) = (
+        dir.join(format!("{tag}_in.npy")),
+        dir.join(format!("{tag}_{reference}_out.npy")),
+    );
+    let flat: Vec<u8> = inputs.iter().flatten().copied().collect();
+    let mut w = npyz::WriteOptions::<u8>::new()
+        .default_dtype()
+        .shape(&[inputs.len() as u64, side as u64, side as u64, 3])
+        .writer(std::fs::File::create(&inp).unwrap())
+        .begin_nd()
+        .unwrap();
+    w.extend(flat.iter().copied()).unwrap();
+    w.finish().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/tflite_reference.py"
+    );
+    let mut cmd = Command::new(py);
+    cmd.arg(script).arg(&inp).arg(&out).args(models.split(':'));
+    if !reference {
+        cmd.arg("--default");
+    }
+    let st = cmd.status().expect("run python");
+    assert!(st.success(), "{script} failed");
+    let bytes = std::fs::read(&out).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    npy.into_vec::<u8>().expect("u8 outputs")
+}
+
+/// The repository's tiny int8 model (every op kind the importer knows: QUANTIZE, CONV_2D,
+/// DEPTHWISE_CONV_2D, ADD, MEAN, FULLY_CONNECTED, SOFTMAX) on 64 deterministic random inputs:
+/// equal to LiteRT's reference kernels. Needs nothing beside the repo (and LiteRT).
+#[test]
+fn tiny_int8_equals_litert() {
+    let Some(py) = python() else { return };
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let inputs: Vec<Vec<u8>> = (0..64)
+        .map(|_| {
+            (0..tiny_int8::INPUT_LEN)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s >> 56) as u8
+                })
+                .collect()
+        })
+        .collect();
+    let reference = litert(
+        &py,
+        env!("TFLITE_TINY_INT8"),
+        &inputs,
+        16,
+        "tiny_int8",
+        true,
+    );
+    let model = tiny_int8::Model::embedded();
+    let mut scratch = tiny_int8::Model::new_scratch();
+    for (i, x) in inputs.iter().enumerate() {
+        let mut y = [0u8; tiny_int8::OUTPUT_LEN];
+        model.forward(tiny_int8::input_array(x).unwrap(), &mut y, &mut scratch);
+        assert_eq!(&y[..], &reference[i * 10..(i + 1) * 10], "input {i}");
+    }
+}
+
 #[cfg(tflite_models)]
 mod models {
     use std::path::{Path, PathBuf};
-    use std::process::Command;
+
+    use super::{litert, python};
 
     mobilenet_macros::mobilenet!(
         spec = "$OUT_DIR/q_v1_025_128.toml",
@@ -72,50 +177,6 @@ mod models {
             .into_raw()
     }
 
-    fn python() -> Option<String> {
-        let py = std::env::var("MOBILENET_PYTHON").unwrap_or_else(|_| "python3".into());
-        let ok = Command::new(&py)
-            .args(["-c", "import ai_edge_litert, numpy"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(py);
-        }
-        let msg = format!("`{py}` cannot import ai_edge_litert and numpy (pip install -r bench/requirements.txt, or set MOBILENET_PYTHON)");
-        if std::env::var_os("MOBILENET_REQUIRE_TFLITE").is_some() {
-            panic!("{msg}, and MOBILENET_REQUIRE_TFLITE is set");
-        }
-        eprintln!("skipped: {msg}");
-        None
-    }
-
-    /// LiteRT's outputs on `inputs` (N x side x side x 3), `reference`: its reference kernels.
-    fn litert(py: &str, models: &str, inputs: &[Vec<u8>], side: usize, tag: &str, reference: bool) -> Vec<u8> {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tflite");
-        std::fs::create_dir_all(&dir).unwrap();
-        let (inp, out) = (dir.join(format!("{tag}_in.npy")), dir.join(format!("{tag}_{reference}_out.npy")));
-        let flat: Vec<u8> = inputs.iter().flatten().copied().collect();
-        let mut w = npyz::WriteOptions::new()
-            .default_dtype()
-            .shape(&[inputs.len() as u64, side as u64, side as u64, 3])
-            .writer(std::fs::File::create(&inp).unwrap())
-            .begin_nd()
-            .unwrap();
-        w.extend(flat.iter().copied()).unwrap();
-        w.finish().unwrap();
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/tflite_reference.py");
-        let mut cmd = Command::new(py);
-        cmd.arg(script).arg(&inp).arg(&out).args(models.split(':'));
-        if !reference {
-            cmd.arg("--default");
-        }
-        let st = cmd.status().expect("run python");
-        assert!(st.success(), "{script} failed");
-        let bytes = std::fs::read(&out).unwrap();
-        let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-        npy.into_vec::<u8>().expect("u8 outputs")
-    }
-
     fn top_k(y: &[u8], k: usize) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..y.len()).collect();
         idx.sort_by(|&a, &b| y[b].cmp(&y[a]).then(a.cmp(&b)));
@@ -140,11 +201,13 @@ mod models {
                     let model = $m::Model::embedded();
                     let mut scratch = $m::Model::new_scratch();
                     let mut ours = Vec::with_capacity(n * $m::OUTPUT_LEN);
+                    let t = std::time::Instant::now();
                     for x in &inputs {
                         let mut y = [0u8; $m::OUTPUT_LEN];
                         model.forward($m::input_array(x).unwrap(), &mut y, &mut scratch);
                         ours.extend_from_slice(&y);
                     }
+                    eprintln!("{tag}: our forward {:.1} ms per image (test build, beside LiteRT)", t.elapsed().as_secs_f64() * 1e3 / n.max(1) as f64);
                     (ours, r.join().unwrap(), d.join().unwrap())
                 });
                 let c = $m::OUTPUT_LEN;
@@ -173,12 +236,42 @@ mod models {
         };
     }
 
-    against_litert!(v1_025_128_equals_litert, q_v1_025_128, "TFLITE_Q_V1_025_128", 128);
-    against_litert!(v1_050_160_equals_litert, q_v1_050_160, "TFLITE_Q_V1_050_160", 160);
-    against_litert!(v1_075_192_equals_litert, q_v1_075_192, "TFLITE_Q_V1_075_192", 192);
-    against_litert!(v1_100_224_equals_litert, q_v1_100_224, "TFLITE_Q_V1_100_224", 224);
-    against_litert!(v2_100_224_equals_litert, q_v2_100_224, "TFLITE_Q_V2_100_224", 224);
-    against_litert!(v2_ptq_224_equals_litert, q_v2_ptq_224, "TFLITE_Q_V2_PTQ_224", 224);
+    against_litert!(
+        v1_025_128_equals_litert,
+        q_v1_025_128,
+        "TFLITE_Q_V1_025_128",
+        128
+    );
+    against_litert!(
+        v1_050_160_equals_litert,
+        q_v1_050_160,
+        "TFLITE_Q_V1_050_160",
+        160
+    );
+    against_litert!(
+        v1_075_192_equals_litert,
+        q_v1_075_192,
+        "TFLITE_Q_V1_075_192",
+        192
+    );
+    against_litert!(
+        v1_100_224_equals_litert,
+        q_v1_100_224,
+        "TFLITE_Q_V1_100_224",
+        224
+    );
+    against_litert!(
+        v2_100_224_equals_litert,
+        q_v2_100_224,
+        "TFLITE_Q_V2_100_224",
+        224
+    );
+    against_litert!(
+        v2_ptq_224_equals_litert,
+        q_v2_ptq_224,
+        "TFLITE_Q_V2_PTQ_224",
+        224
+    );
 }
 
 #[cfg(not(tflite_models))]

@@ -16,8 +16,8 @@ macro_rules! profile {
     ($m:ident, $runs:expr) => {{
         use mobilenet_bench::$m as net;
         let model = net::Model::from_safetensors(random_weights(stringify!($m))).expect("weights");
-        let input: Vec<f32> = (0..net::INPUT_LEN)
-            .map(|i| ((i * 7919) % 255) as f32 / 127.5 - 1.0)
+        let input: Vec<net::IoElem> = (0..net::INPUT_LEN)
+            .map(|i| Sample::sample((i * 7919) % 255))
             .collect();
         let input = net::input_array(&input).expect("input size");
         println!(
@@ -28,6 +28,26 @@ macro_rules! profile {
         );
         print!("{}", model.profile(input, 10, $runs));
     }};
+}
+
+/// A deterministic input value of the network's I/O type from `v` in `0..255`.
+trait Sample {
+    fn sample(v: usize) -> Self;
+}
+impl Sample for f32 {
+    fn sample(v: usize) -> Self {
+        v as f32 / 127.5 - 1.0
+    }
+}
+impl Sample for u8 {
+    fn sample(v: usize) -> Self {
+        v as u8
+    }
+}
+impl Sample for i8 {
+    fn sample(v: usize) -> Self {
+        (v as u8) as i8
+    }
 }
 
 fn main() {

@@ -53,7 +53,9 @@ pub enum Op {
     },
     /// A quantized network's conversion between the caller's `u8` arrays and its `i8` storage
     /// (`to_storage`: the input; else the output).
-    Convert { to_storage: bool },
+    Convert {
+        to_storage: bool,
+    },
 }
 
 impl Op {

@@ -51,7 +51,11 @@ fn weight_names(layer: &str) -> (String, String) {
 /// A quantized layer's tensors: `base` (its weight and bias, for conv-like layers), the
 /// weight's quantization (per tensor or per output channel: `[1]` or `[co]`; listed as
 /// `[co]`), its output's quantization, and the network input's when it reads it directly.
-pub fn bindings(l: &Layer, mut base: Vec<TensorBinding>, weight_channels: Option<usize>) -> Vec<TensorBinding> {
+pub fn bindings(
+    l: &Layer,
+    mut base: Vec<TensorBinding>,
+    weight_channels: Option<usize>,
+) -> Vec<TensorBinding> {
     if l.inputs.contains(&0) {
         base.extend(input_bindings());
     }
@@ -106,13 +110,17 @@ fn activation(op: &Op) -> Activation {
 
 /// The quantization names of a quantized layer's load-table entry.
 pub fn names(net: &Network, l: &Layer) -> QuantNames {
-    let weight = l.tensors.iter().any(|t| t.role == Role::WeightScale).then(|| {
-        let (s, z) = weight_names(&l.name);
-        QuantTensors {
-            scale: leak(&s),
-            zero_point: leak(&z),
-        }
-    });
+    let weight = l
+        .tensors
+        .iter()
+        .any(|t| t.role == Role::WeightScale)
+        .then(|| {
+            let (s, z) = weight_names(&l.name);
+            QuantTensors {
+                scale: leak(&s),
+                zero_point: leak(&z),
+            }
+        });
     let (s, z) = output_names(&l.name);
     QuantNames {
         input: value_quant(net, l.inputs[0]),

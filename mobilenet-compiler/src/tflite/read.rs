@@ -85,11 +85,20 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
             .collect::<Result<_, String>>()?,
         None => Vec::new(),
     };
-    let subgraphs = model.subgraphs().map_err(bad)?.ok_or_else(|| format!("`{name}` has no subgraph"))?;
+    let subgraphs = model
+        .subgraphs()
+        .map_err(bad)?
+        .ok_or_else(|| format!("`{name}` has no subgraph"))?;
     if subgraphs.len() != 1 {
-        return Err(format!("`{name}` has {} subgraphs; a MobileNet has one", subgraphs.len()));
+        return Err(format!(
+            "`{name}` has {} subgraphs; a MobileNet has one",
+            subgraphs.len()
+        ));
     }
-    let g = subgraphs.get(0).ok_or_else(|| format!("`{name}` has no subgraph"))?.map_err(bad)?;
+    let g = subgraphs
+        .get(0)
+        .ok_or_else(|| format!("`{name}` has no subgraph"))?
+        .map_err(bad)?;
     let mut tensors = Vec::new();
     for (i, t) in g.tensors().map_err(bad)?.into_iter().flatten().enumerate() {
         let t = t.map_err(bad)?;
@@ -103,7 +112,10 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
             None => Vec::new(),
         };
         if shape.iter().any(|&d| d > crate::spec::MAX_SIZE) {
-            return Err(format!("{at} has shape {shape:?}: a dimension exceeds {}", crate::spec::MAX_SIZE));
+            return Err(format!(
+                "{at} has shape {shape:?}: a dimension exceeds {}",
+                crate::spec::MAX_SIZE
+            ));
         }
         let buffer = t.buffer().map_err(bad)? as usize;
         let data = match buffer {
@@ -111,19 +123,32 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
             b => Some(
                 buffers
                     .get(b)
-                    .ok_or_else(|| format!("{at} refers to buffer {b}, but the file has {}", buffers.len()))?
+                    .ok_or_else(|| {
+                        format!(
+                            "{at} refers to buffer {b}, but the file has {}",
+                            buffers.len()
+                        )
+                    })?
                     .unwrap_or(&[]),
             ),
         };
         let data = data.filter(|d| !d.is_empty());
         let (mut scale, mut zero_point, mut qdim) = (Vec::new(), Vec::new(), 0);
         if let Some(q) = t.quantization().map_err(bad)? {
-            scale = q.scale().map_err(bad)?.map_or(Vec::new(), |v| v.iter().collect());
-            zero_point = q.zero_point().map_err(bad)?.map_or(Vec::new(), |v| v.iter().collect());
+            scale = q
+                .scale()
+                .map_err(bad)?
+                .map_or(Vec::new(), |v| v.iter().collect());
+            zero_point = q
+                .zero_point()
+                .map_err(bad)?
+                .map_or(Vec::new(), |v| v.iter().collect());
             qdim = q.quantized_dimension().map_err(bad)?;
         }
         if let Some(s) = scale.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(format!("{at} has scale {s}: quantization scales must be finite and positive"));
+            return Err(format!(
+                "{at} has scale {s}: quantization scales must be finite and positive"
+            ));
         }
         tensors.push(Tensor {
             name: tname,
@@ -138,15 +163,29 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
     let index_list = |v: Option<planus::Vector<'a, i32>>, at: &str| -> Result<Vec<i32>, String> {
         let v: Vec<i32> = v.map_or(Vec::new(), |v| v.iter().collect());
         if let Some(&t) = v.iter().find(|&&t| t < -1 || t >= tensors.len() as i32) {
-            return Err(format!("{at} refers to tensor {t}, but the subgraph has {}", tensors.len()));
+            return Err(format!(
+                "{at} refers to tensor {t}, but the subgraph has {}",
+                tensors.len()
+            ));
         }
         Ok(v)
     };
     let mut ops = Vec::new();
-    for (i, op) in g.operators().map_err(bad)?.into_iter().flatten().enumerate() {
+    for (i, op) in g
+        .operators()
+        .map_err(bad)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         let op = op.map_err(bad)?;
         let idx = op.opcode_index().map_err(bad)? as usize;
-        let code = *codes.get(idx).ok_or_else(|| format!("`{name}`: operator {i} has opcode index {idx}, but the file has {} opcodes", codes.len()))?;
+        let code = *codes.get(idx).ok_or_else(|| {
+            format!(
+                "`{name}`: operator {i} has opcode index {idx}, but the file has {} opcodes",
+                codes.len()
+            )
+        })?;
         let builtin = fb::BuiltinOperator::try_from(code).ok();
         let opname = builtin.map_or(format!("opcode {code}"), |b| screaming(&format!("{b:?}")));
         let at = format!("`{name}`: operator {i} ({opname})");
@@ -155,32 +194,71 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
         let kind = match (builtin, options) {
             (Some(fb::BuiltinOperator::Conv2d), Some(O::Conv2DOptions(o))) => OpKind::Conv2d {
                 padding: padding(o.padding().map_err(bad)?),
-                stride: [positive(o.stride_h().map_err(bad)?, "stride", &at)?, positive(o.stride_w().map_err(bad)?, "stride", &at)?],
-                dilation: [positive(o.dilation_h_factor().map_err(bad)?, "dilation", &at)?, positive(o.dilation_w_factor().map_err(bad)?, "dilation", &at)?],
+                stride: [
+                    positive(o.stride_h().map_err(bad)?, "stride", &at)?,
+                    positive(o.stride_w().map_err(bad)?, "stride", &at)?,
+                ],
+                dilation: [
+                    positive(o.dilation_h_factor().map_err(bad)?, "dilation", &at)?,
+                    positive(o.dilation_w_factor().map_err(bad)?, "dilation", &at)?,
+                ],
                 act: act(o.fused_activation_function().map_err(bad)?),
             },
-            (Some(fb::BuiltinOperator::DepthwiseConv2d), Some(O::DepthwiseConv2DOptions(o))) => OpKind::Depthwise {
-                padding: padding(o.padding().map_err(bad)?),
-                stride: [positive(o.stride_h().map_err(bad)?, "stride", &at)?, positive(o.stride_w().map_err(bad)?, "stride", &at)?],
-                dilation: [positive(o.dilation_h_factor().map_err(bad)?, "dilation", &at)?, positive(o.dilation_w_factor().map_err(bad)?, "dilation", &at)?],
-                multiplier: o.depth_multiplier().map_err(bad)?,
+            (Some(fb::BuiltinOperator::DepthwiseConv2d), Some(O::DepthwiseConv2DOptions(o))) => {
+                OpKind::Depthwise {
+                    padding: padding(o.padding().map_err(bad)?),
+                    stride: [
+                        positive(o.stride_h().map_err(bad)?, "stride", &at)?,
+                        positive(o.stride_w().map_err(bad)?, "stride", &at)?,
+                    ],
+                    dilation: [
+                        positive(o.dilation_h_factor().map_err(bad)?, "dilation", &at)?,
+                        positive(o.dilation_w_factor().map_err(bad)?, "dilation", &at)?,
+                    ],
+                    multiplier: o.depth_multiplier().map_err(bad)?,
+                    act: act(o.fused_activation_function().map_err(bad)?),
+                }
+            }
+            (Some(fb::BuiltinOperator::AveragePool2d), Some(O::Pool2DOptions(o))) => {
+                OpKind::AvgPool {
+                    padding: padding(o.padding().map_err(bad)?),
+                    stride: [
+                        positive(o.stride_h().map_err(bad)?, "stride", &at)?,
+                        positive(o.stride_w().map_err(bad)?, "stride", &at)?,
+                    ],
+                    filter: [
+                        positive(o.filter_height().map_err(bad)?, "filter height", &at)?,
+                        positive(o.filter_width().map_err(bad)?, "filter width", &at)?,
+                    ],
+                    act: act(o.fused_activation_function().map_err(bad)?),
+                }
+            }
+            (Some(fb::BuiltinOperator::Add), Some(O::AddOptions(o))) => OpKind::Add {
                 act: act(o.fused_activation_function().map_err(bad)?),
             },
-            (Some(fb::BuiltinOperator::AveragePool2d), Some(O::Pool2DOptions(o))) => OpKind::AvgPool {
-                padding: padding(o.padding().map_err(bad)?),
-                stride: [positive(o.stride_h().map_err(bad)?, "stride", &at)?, positive(o.stride_w().map_err(bad)?, "stride", &at)?],
-                filter: [positive(o.filter_height().map_err(bad)?, "filter height", &at)?, positive(o.filter_width().map_err(bad)?, "filter width", &at)?],
-                act: act(o.fused_activation_function().map_err(bad)?),
-            },
-            (Some(fb::BuiltinOperator::Add), Some(O::AddOptions(o))) => OpKind::Add { act: act(o.fused_activation_function().map_err(bad)?) },
             (Some(fb::BuiltinOperator::Add), None) => OpKind::Add { act: 0 },
-            (Some(fb::BuiltinOperator::FullyConnected), Some(O::FullyConnectedOptions(o))) => OpKind::FullyConnected { act: act(o.fused_activation_function().map_err(bad)?) },
-            (Some(fb::BuiltinOperator::Softmax), Some(O::SoftmaxOptions(o))) => OpKind::Softmax { beta: o.beta().map_err(bad)? },
+            (Some(fb::BuiltinOperator::FullyConnected), Some(O::FullyConnectedOptions(o))) => {
+                OpKind::FullyConnected {
+                    act: act(o.fused_activation_function().map_err(bad)?),
+                }
+            }
+            (Some(fb::BuiltinOperator::Softmax), Some(O::SoftmaxOptions(o))) => OpKind::Softmax {
+                beta: o.beta().map_err(bad)?,
+            },
             (Some(fb::BuiltinOperator::Mean), _) => OpKind::Mean,
             (Some(fb::BuiltinOperator::Reshape), _) => OpKind::Reshape,
             (Some(fb::BuiltinOperator::Squeeze), _) => OpKind::Squeeze,
             (Some(fb::BuiltinOperator::Quantize), _) => OpKind::Quantize,
-            (Some(b @ (fb::BuiltinOperator::Conv2d | fb::BuiltinOperator::DepthwiseConv2d | fb::BuiltinOperator::AveragePool2d | fb::BuiltinOperator::FullyConnected | fb::BuiltinOperator::Softmax)), _) => {
+            (
+                Some(
+                    b @ (fb::BuiltinOperator::Conv2d
+                    | fb::BuiltinOperator::DepthwiseConv2d
+                    | fb::BuiltinOperator::AveragePool2d
+                    | fb::BuiltinOperator::FullyConnected
+                    | fb::BuiltinOperator::Softmax),
+                ),
+                _,
+            ) => {
                 return Err(format!("{at} has no {b:?} options: the file is corrupt"));
             }
             _ => OpKind::Other(opname.clone()),
@@ -194,8 +272,14 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
             return Err(format!("{at} has an output of index -1"));
         }
     }
-    let gi = index_list(g.inputs().map_err(bad)?, &format!("`{name}`'s subgraph inputs"))?;
-    let go = index_list(g.outputs().map_err(bad)?, &format!("`{name}`'s subgraph outputs"))?;
+    let gi = index_list(
+        g.inputs().map_err(bad)?,
+        &format!("`{name}`'s subgraph inputs"),
+    )?;
+    let go = index_list(
+        g.outputs().map_err(bad)?,
+        &format!("`{name}`'s subgraph outputs"),
+    )?;
     Ok(Graph {
         file: name.to_string(),
         tensors,

@@ -87,7 +87,10 @@ fn a_lone_depthwise_is_an_error() {
         act: ACT_RELU6,
     }))
     .unwrap_err();
-    assert!(e.contains("operator 1 (DEPTHWISE_CONV_2D) is not followed by a 1x1 convolution"), "{e}");
+    assert!(
+        e.contains("operator 1 (DEPTHWISE_CONV_2D) is not followed by a 1x1 convolution"),
+        "{e}"
+    );
 }
 
 #[test]

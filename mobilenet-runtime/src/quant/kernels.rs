@@ -7,8 +7,8 @@
 //! kernel on AVX2), counted in [`crate::kernels::calls`]; every variant gives the same bits.
 
 use super::{
-    co8, multiply_by_quantized_multiplier, word, AddParams, ConvHeader, PoolParams,
-    SoftmaxParams, CONV_HEADER, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+    co8, multiply_by_quantized_multiplier, word, AddParams, ConvHeader, PoolParams, SoftmaxParams,
+    CONV_HEADER, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
 };
 use crate::kernels::check_len;
 
@@ -316,6 +316,22 @@ pub fn add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32], 
     check_len(k, "params", params.len(), super::ADD_PARAMS);
     check_len(k, "out", out.len(), N);
     let p = AddParams::read(params);
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if matches!(
+        crate::kernels::active_isa(),
+        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
+    ) {
+        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
+        // SAFETY: the active instruction set implies AVX2 on this CPU; lengths checked above.
+        unsafe { super::avx2::add(a, b, &p, out) };
+        return;
+    }
+    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
+    add_scalar(a, b, &p, out)
+}
+
+/// The scalar twin of [`add`].
+pub fn add_scalar(a: &[i8], b: &[i8], p: &AddParams, out: &mut [i8]) {
     let [(m1, s1), (m2, s2), (mo, so)] = p.multipliers;
     for ((&x1, &x2), y) in a.iter().zip(b).zip(out.iter_mut()) {
         let v1 = (x1 as i32 - p.zero_points[0]) * (1 << p.left_shift);
@@ -358,9 +374,18 @@ pub fn avgpool<
     out: &mut [i8],
 ) {
     const {
-        assert!(SH > 0 && SW > 0 && KH > 0 && KW > 0, "empty window or zero stride");
-        assert!(HO == 0 || (HO - 1) * SH + KH <= H, "window leaves the input");
-        assert!(WO == 0 || (WO - 1) * SW + KW <= W, "window leaves the input");
+        assert!(
+            SH > 0 && SW > 0 && KH > 0 && KW > 0,
+            "empty window or zero stride"
+        );
+        assert!(
+            HO == 0 || (HO - 1) * SH + KH <= H,
+            "window leaves the input"
+        );
+        assert!(
+            WO == 0 || (WO - 1) * SW + KW <= W,
+            "window leaves the input"
+        );
     };
     let k = "q8::avgpool";
     check_len(k, "input", input.len(), H * W * C);

@@ -230,18 +230,15 @@ fn check_dst(found: usize, expected: usize) -> Result<(), QuantError> {
     Ok(())
 }
 
-/// Per output channel: `(w_zero_point, multiplier, shift)` from the weight's quantization, or
-/// the error naming the channel.
-fn channel_quant(
+/// Output channel `o`'s `(multiplier, shift)` from the weight's quantization, or the error
+/// naming the channel.
+fn channel_multiplier(
     w: &WeightQuant<'_>,
     input: &QuantParams,
     output: &QuantParams,
-    co: usize,
     o: usize,
-) -> Result<(i32, i32, i32), QuantError> {
-    let n_scales = w.scales.len() / 4;
-    let n_zps = w.zero_points.len();
-    let per_channel = n_scales != 1;
+) -> Result<(i32, i32), QuantError> {
+    let per_channel = w.scales.len() / 4 != 1;
     let s = f32_at(w.scales, if per_channel { o } else { 0 });
     if !(s.is_finite() && s > 0.0) {
         return Err(QuantError::Scale {
@@ -250,8 +247,6 @@ fn channel_quant(
             scale: s,
         });
     }
-    let zp = byte_value(w.zero_points[if n_zps == 1 { 0 } else { o }], w.unsigned);
-    let _ = co;
     // TFLite: per-tensor layers multiply the two float scales in float, per-channel layers in
     // double (`GetQuantizedConvolutionMultipler` and `PopulateConvolutionQuantizationParams`).
     let m = if per_channel {
@@ -259,8 +254,7 @@ fn channel_quant(
     } else {
         (input.scale * s) as f64 / output.scale as f64
     };
-    let (q, shift) = quantize_multiplier(m);
-    Ok((zp, q, shift))
+    Ok(quantize_multiplier(m))
 }
 
 fn validate_conv(
@@ -276,7 +270,7 @@ fn validate_conv(
     check_len("weight tensor", w.data.len(), weights)?;
     check_len("bias", bias.len(), 4 * co)?;
     let n_scales = w.scales.len() / 4;
-    if w.scales.len() % 4 != 0 || (n_scales != 1 && n_scales != co) {
+    if !w.scales.len().is_multiple_of(4) || (n_scales != 1 && n_scales != co) {
         return Err(QuantError::Channels {
             what: "weight scale",
             found: n_scales,
@@ -295,8 +289,14 @@ fn validate_conv(
 }
 
 /// Weight at `(ky, kx, i, o)` of a `[KH][KW][CI][CO]`-shaped tensor in `layout`, as an integer.
-#[allow(clippy::too_many_arguments)]
-fn weight_at(w: &WeightQuant<'_>, dims: [usize; 4], ky: usize, kx: usize, i: usize, o: usize) -> i32 {
+fn weight_at(
+    w: &WeightQuant<'_>,
+    dims: [usize; 4],
+    ky: usize,
+    kx: usize,
+    i: usize,
+    o: usize,
+) -> i32 {
     let [kh, kw, ci, co] = dims;
     let idx = match w.layout {
         // Output channel outermost: OIHW, [C][1][KH][KW], [OUT][IN].
@@ -315,7 +315,7 @@ fn write_channels(
     act: u8,
     co: usize,
     p_out: &mut [f32],
-) -> Result<[i32; 0], QuantError> {
+) -> Result<(), QuantError> {
     let c8 = co8(co);
     let (act_min, act_max) = activation_range(act, output.scale, output.stored_zero_point());
     let header = [
@@ -329,7 +329,7 @@ fn write_channels(
     }
     for o in 0..c8 {
         let (b, q, s) = if o < co {
-            let (_, q, s) = channel_quant(w, input, output, co, o)?;
+            let (q, s) = channel_multiplier(w, input, output, o)?;
             (i32_at(bias, o), q, s)
         } else {
             (0, 0, 0)
@@ -338,7 +338,7 @@ fn write_channels(
         set_word(p_out, CONV_HEADER + c8 + o, q);
         set_word(p_out, CONV_HEADER + 2 * c8 + o, s);
     }
-    Ok([])
+    Ok(())
 }
 
 fn weight_zero_point(w: &WeightQuant<'_>, o: usize) -> i32 {
@@ -412,6 +412,7 @@ pub fn pack_conv(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Pack a quantized pointwise convolution (`[1][1][CI][CO]` weights in `w.layout`) into
 /// 8-channel panels of `i16` input-channel pairs.
 pub fn pack_pointwise(
@@ -602,8 +603,9 @@ pub fn softmax_params(
     check_dst(p_out.len(), SOFTMAX_PARAMS)?;
     let beta = 1.0f64;
     let max_real = ((1i64 << 31) - 1) as f64;
-    let real = (beta * input.scale as f64 * (1i64 << (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS)) as f64)
-        .min(max_real);
+    let real =
+        (beta * input.scale as f64 * (1i64 << (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS)) as f64)
+            .min(max_real);
     if real <= 1.0 {
         return Err(QuantError::Multiplier {
             what: "softmax input",
@@ -626,7 +628,11 @@ pub fn softmax_params(
 }
 
 /// The largest input difference whose scaled value still fits: TFLite's `CalculateInputRadius`.
-fn calculate_input_radius(input_integer_bits: i32, input_left_shift: i32, total_signed_bits: i32) -> i32 {
+fn calculate_input_radius(
+    input_integer_bits: i32,
+    input_left_shift: i32,
+    total_signed_bits: i32,
+) -> i32 {
     let max_input_rescaled = ((1i64 << input_integer_bits) - 1) as f64
         * (1i64 << (total_signed_bits - input_integer_bits)) as f64
         / (1i64 << input_left_shift) as f64;

@@ -1,9 +1,9 @@
 use super::kernels::{pointwise, pointwise_scalar};
 use super::*;
 extern crate std;
+use std::string::ToString;
 use std::vec;
 use std::vec::Vec;
-use std::string::ToString;
 
 use crate::kernels::{calls, Isa};
 use crate::pack::SrcLayout;
@@ -15,9 +15,18 @@ fn fixed_point_primitives() {
     assert_eq!(rounding_divide_by_pot(-5, 1), -3);
     assert_eq!(rounding_divide_by_pot(-4, 1), -2);
     assert_eq!(rounding_divide_by_pot(7, 0), 7);
-    assert_eq!(saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN), i32::MAX);
-    assert_eq!(saturating_rounding_doubling_high_mul(1 << 30, 1 << 30), 1 << 29);
-    assert_eq!(saturating_rounding_doubling_high_mul(-(1 << 30), 1 << 30), -(1 << 29));
+    assert_eq!(
+        saturating_rounding_doubling_high_mul(i32::MIN, i32::MIN),
+        i32::MAX
+    );
+    assert_eq!(
+        saturating_rounding_doubling_high_mul(1 << 30, 1 << 30),
+        1 << 29
+    );
+    assert_eq!(
+        saturating_rounding_doubling_high_mul(-(1 << 30), 1 << 30),
+        -(1 << 29)
+    );
     // m = q * 2^shift / 2^31.
     assert_eq!(quantize_multiplier(0.5), (1 << 30, 0));
     assert_eq!(quantize_multiplier(1.0), (1 << 30, 1));
@@ -38,7 +47,10 @@ fn fixed_point_primitives() {
 #[test]
 fn activation_ranges() {
     // u8 model, scale 6/255, zero point 0 (stored -128): ReLU6 spans the whole range.
-    assert_eq!(activation_range(crate::ACT_RELU6, 6.0 / 255.0, -128), (-128, 127));
+    assert_eq!(
+        activation_range(crate::ACT_RELU6, 6.0 / 255.0, -128),
+        (-128, 127)
+    );
     // A zero point inside the range clips ReLU below it.
     assert_eq!(activation_range(crate::ACT_RELU, 0.1, -10), (-10, 127));
     assert_eq!(activation_range(crate::ACT_RELU6, 0.1, -100), (-100, -40));
@@ -85,8 +97,17 @@ fn packed_pointwise(ci: usize, co: usize, unsigned: bool, seed: &mut u64) -> (Ve
     };
     let (wl, pl) = pointwise_len(ci, co);
     let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
-    pack_pointwise(&w, &bias, &input, &output, crate::ACT_RELU6, [ci, co], &mut wo, &mut po)
-        .expect("valid quantization");
+    pack_pointwise(
+        &w,
+        &bias,
+        &input,
+        &output,
+        crate::ACT_RELU6,
+        [ci, co],
+        &mut wo,
+        &mut po,
+    )
+    .expect("valid quantization");
     (wo, po)
 }
 
@@ -104,7 +125,11 @@ fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut 
                 let mut acc = 0i32;
                 for i in 0..CI {
                     let wv = w[(o / 8 * CI.div_ceil(2) + i / 2) * 8 + o % 8].to_bits();
-                    let wv = if i % 2 == 0 { wv as u16 as i16 } else { (wv >> 16) as u16 as i16 };
+                    let wv = if i % 2 == 0 {
+                        wv as u16 as i16
+                    } else {
+                        (wv >> 16) as u16 as i16
+                    };
                     acc += (x[px * CI + i] as i32 - h.input_zero_point) * wv as i32;
                 }
                 let v = multiply_by_quantized_multiplier(
@@ -142,7 +167,10 @@ fn pointwise_every_isa_matches_scalar() {
     pointwise_case::<3, 1025, 16>(&mut seed);
     pointwise_case::<1, 1024, 1001>(&mut seed);
     if Isa::Avx2.is_supported() {
-        assert!(calls(Isa::Avx2) > before, "the AVX2 quantized pointwise never ran");
+        assert!(
+            calls(Isa::Avx2) > before,
+            "the AVX2 quantized pointwise never ran"
+        );
     }
 }
 
@@ -218,11 +246,22 @@ fn depthwise_case<
     };
     let (wl, pl) = depthwise_len(3, 3, C);
     let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
-    pack_depthwise(&w, &bias, &q(-3), &q(-128), crate::ACT_RELU6, [3, 3, C], &mut wo, &mut po)
-        .unwrap();
+    pack_depthwise(
+        &w,
+        &bias,
+        &q(-3),
+        &q(-128),
+        crate::ACT_RELU6,
+        [3, 3, C],
+        &mut wo,
+        &mut po,
+    )
+    .unwrap();
     let x: Vec<i8> = (0..H * W * C).map(|_| lcg(seed) as i8).collect();
     let mut want = vec![0i8; HO * WO * C];
-    super::kernels::depthwise_scalar::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut want);
+    super::kernels::depthwise_scalar::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(
+        &x, &wo, &po, &mut want,
+    );
     let mut got = vec![0i8; HO * WO * C];
     super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
     assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S}");
@@ -243,7 +282,11 @@ fn conv_case<const H: usize, const CI: usize, const CO: usize, const HO: usize, 
 ) {
     let data: Vec<u8> = (0..9 * CI * CO).map(|_| lcg(seed) as u8).collect();
     let scales = 0.003f32.to_le_bytes();
-    let zps = if unsigned { vec![(lcg(seed) % 256) as u8] } else { vec![0u8] };
+    let zps = if unsigned {
+        vec![(lcg(seed) % 256) as u8]
+    } else {
+        vec![0u8]
+    };
     let bias: Vec<u8> = (0..CO)
         .flat_map(|_| ((lcg(seed) % 2001) as i32 - 1000).to_le_bytes())
         .collect();
@@ -261,11 +304,22 @@ fn conv_case<const H: usize, const CI: usize, const CO: usize, const HO: usize, 
     };
     let (wl, pl) = conv_len(3, 3, CI, CO);
     let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
-    pack_conv(&w, &bias, &q(5), &q(-20), crate::ACT_RELU, [3, 3, CI, CO], &mut wo, &mut po)
-        .unwrap();
+    pack_conv(
+        &w,
+        &bias,
+        &q(5),
+        &q(-20),
+        crate::ACT_RELU,
+        [3, 3, CI, CO],
+        &mut wo,
+        &mut po,
+    )
+    .unwrap();
     let x: Vec<i8> = (0..H * H * CI).map(|_| lcg(seed) as i8).collect();
     let mut want = vec![0i8; HO * HO * CO];
-    super::kernels::conv2d_scalar::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(&x, &wo, &po, &mut want);
+    super::kernels::conv2d_scalar::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(
+        &x, &wo, &po, &mut want,
+    );
     let mut got = vec![0i8; HO * HO * CO];
     super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(&x, &wo, &po, &mut got);
     assert_eq!(got, want, "conv {H}x{H}x{CI} -> {CO} s{S}");
@@ -277,4 +331,37 @@ fn conv_every_isa_matches_scalar() {
     conv_case::<9, 3, 32, 5, 2>(&mut seed, true);
     conv_case::<6, 5, 13, 6, 1>(&mut seed, false);
     conv_case::<8, 2, 72, 4, 2>(&mut seed, true);
+}
+
+#[test]
+fn add_every_isa_matches_scalar() {
+    let mut seed = 3;
+    for (sa, sb, so, act) in [
+        (0.02f32, 0.03f32, 0.04f32, 0u8),
+        (0.1, 0.01, 0.05, 2),
+        (0.5, 0.5, 1.1, 1),
+    ] {
+        let q = |s: f32, seed: &mut u64| QuantParams {
+            scale: s,
+            zero_point: (lcg(seed) % 256) as i32 - 128,
+            unsigned: false,
+        };
+        let (a, b, o) = (q(sa, &mut seed), q(sb, &mut seed), q(so, &mut seed));
+        let mut pw = [0.0f32; ADD_PARAMS];
+        add_params(&a, &b, &o, act, &mut pw).unwrap();
+        let p = AddParams::read(&pw);
+        for n in [1usize, 7, 8, 9, 100] {
+            let xa: Vec<i8> = (0..n).map(|_| lcg(&mut seed) as i8).collect();
+            let xb: Vec<i8> = (0..n).map(|_| lcg(&mut seed) as i8).collect();
+            let mut want = vec![0i8; n];
+            super::kernels::add_scalar(&xa, &xb, &p, &mut want);
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if Isa::Avx2.is_supported() {
+                let mut got = vec![0i8; n];
+                // SAFETY: AVX2 is supported (checked above).
+                unsafe { super::avx2::add(&xa, &xb, &p, &mut got) };
+                assert_eq!(got, want, "add of {n}");
+            }
+        }
+    }
 }
