@@ -285,6 +285,13 @@ pub fn import(files: &[(String, Vec<u8>)], opts: &Options) -> Result<Imported, S
             s.to_string_lossy().replace(['.', '-'], "_")
         });
     let name = opts.name.clone().unwrap_or(stem);
+    import_graph(&g, &name, opts)
+}
+
+/// Import a graph already read (and chained): recognise, write the spec, compile it, check it
+/// against the graph, write and check the weights.
+fn import_graph(g: &Graph<'_>, name: &str, opts: &Options) -> Result<Imported, String> {
+    let g = g.clone();
     let (blocks, io) = recognise(&g)?;
     let input = g.tensor(io.input).expect("recognise checked the input");
     let [h, w, c] = nhwc(input).ok_or_else(|| {

@@ -125,3 +125,58 @@ fn files_that_are_not_tflite_models() {
     let e = read("empty.tflite", b"").unwrap_err();
     assert!(e.starts_with("`empty.tflite` is not a TFLite model"), "{e}");
 }
+
+const TINY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../mobilenet-fuzz/corpus/tflite/tiny_int8.tflite"
+);
+
+#[test]
+fn the_tiny_model_imports_and_every_truncation_is_an_error() {
+    let bytes = std::fs::read(TINY).expect("the tiny model (scripts/make_tflite_seed.py)");
+    let files = [("tiny.tflite".to_string(), bytes.clone())];
+    let imported = import(&files, &Options::default()).expect("the tiny model imports");
+    assert!(
+        imported.spec.contains("element = \"i8\"\nio = \"u8\""),
+        "{}",
+        imported.spec
+    );
+    // Cut anywhere: an error naming the file, never a panic.
+    for cut in (0..bytes.len()).step_by(97) {
+        let files = [("cut.tflite".to_string(), bytes[..cut].to_vec())];
+        let e = import(&files, &Options::default()).expect_err("a truncated model");
+        assert!(e.contains("`cut.tflite`"), "cut at {cut}: {e}");
+    }
+}
+
+#[test]
+fn inconsistent_quantization_is_an_error_naming_the_operator() {
+    let bytes = std::fs::read(TINY).expect("the tiny model");
+    let mut g = read("tiny.tflite", &bytes).unwrap();
+    // The first convolution's filter (input 1 of operator 1): 3 scales for 8 channels.
+    let w = g.ops[1].inputs[1] as usize;
+    g.tensors[w].scale.truncate(3);
+    g.tensors[w].zero_point.truncate(3);
+    let e = import_graph(&g, "tiny", &Options::default()).unwrap_err();
+    assert!(
+        e.starts_with("`tiny.tflite`: operator 1 (CONV_2D): weights ")
+            && e.contains(
+                "3 scales and 3 zero points for 8 output channels: inconsistent quantization"
+            ),
+        "{e}"
+    );
+    // An activation with two zero points.
+    let mut g = read("tiny.tflite", &bytes).unwrap();
+    let out = g.ops[1].outputs[0] as usize;
+    g.tensors[out].zero_point.push(0);
+    let e = import_graph(&g, "tiny", &Options::default()).unwrap_err();
+    assert!(
+        e.contains("operator 1 (CONV_2D)") && e.contains("an activation is quantized per tensor"),
+        "{e}"
+    );
+    // A zero point outside its type.
+    let mut g = read("tiny.tflite", &bytes).unwrap();
+    g.tensors[out].zero_point = vec![300];
+    let e = import_graph(&g, "tiny", &Options::default()).unwrap_err();
+    assert!(e.contains("has zero point 300, outside [-128, 127]"), "{e}");
+}
