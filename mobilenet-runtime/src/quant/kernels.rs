@@ -12,6 +12,25 @@ use super::{
 };
 use crate::kernels::check_len;
 
+/// Runs the AVX2 variant `$avx2` when the active instruction set has AVX2 (AVX2 or AVX-512),
+/// else the scalar twin `$scalar`, counting the call under the set that ran ([`crate::kernels::calls`]).
+macro_rules! avx2_or_scalar {
+    ($avx2:expr, $scalar:expr) => {{
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        if matches!(
+            crate::kernels::active_isa(),
+            crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
+        ) {
+            crate::kernels::count_q8(crate::kernels::Isa::Avx2);
+            // SAFETY: the active instruction set implies AVX2 on this CPU (`active_isa` returns
+            // supported sets only), and the callers checked every length first.
+            return unsafe { $avx2 };
+        }
+        crate::kernels::count_q8(crate::kernels::Isa::Scalar);
+        $scalar
+    }};
+}
+
 /// Requantizes accumulator `acc` of output channel `o` (bias added here) and clamps it.
 #[inline(always)]
 fn requantize(p: &[f32], c8: usize, h: &ConvHeader, o: usize, acc: i32) -> i8 {
@@ -53,22 +72,12 @@ pub fn conv2d<
     check_len(k, "weights", weights.len(), KH * KW * CI * c8);
     check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
     check_len(k, "out", out.len(), HO * WO * CO);
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if matches!(
-        crate::kernels::active_isa(),
-        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
-    ) {
-        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
-        // SAFETY: the active instruction set implies AVX2 on this CPU; lengths checked above.
-        unsafe {
-            super::avx2::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
-                input, weights, params, out,
-            )
-        };
-        return;
-    }
-    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
-    conv2d_scalar::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+    avx2_or_scalar!(
+        super::avx2::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
+            input, weights, params, out,
+        ),
+        conv2d_scalar::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+    )
 }
 
 /// The scalar twin of [`conv2d`].
@@ -154,23 +163,12 @@ pub fn depthwise<
     check_len(k, "weights", weights.len(), KH * KW * c8);
     check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
     check_len(k, "out", out.len(), HO * WO * C);
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if matches!(
-        crate::kernels::active_isa(),
-        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
-    ) {
-        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
-        // SAFETY: the active instruction set implies AVX2 on this CPU (`active_isa` returns
-        // supported sets only); lengths were checked above.
-        unsafe {
-            super::avx2::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
-                input, weights, params, out,
-            )
-        };
-        return;
-    }
-    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
-    depthwise_scalar::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+    avx2_or_scalar!(
+        super::avx2::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
+            input, weights, params, out,
+        ),
+        depthwise_scalar::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+    )
 }
 
 /// The scalar twin of [`depthwise`].
@@ -236,19 +234,10 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     out: &mut [i8],
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if matches!(
-        crate::kernels::active_isa(),
-        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
-    ) {
-        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
-        // SAFETY: the active instruction set is AVX2 or AVX-512, both of which imply AVX2
-        // support on this CPU (`active_isa` only returns supported sets); lengths were checked.
-        unsafe { super::avx2::pointwise::<HW, CI, CO>(input, weights, params, out) };
-        return;
-    }
-    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
-    pointwise_scalar::<HW, CI, CO>(input, weights, params, out)
+    avx2_or_scalar!(
+        super::avx2::pointwise::<HW, CI, CO>(input, weights, params, out),
+        pointwise_scalar::<HW, CI, CO>(input, weights, params, out)
+    )
 }
 
 pub(crate) fn check_pointwise<const HW: usize, const CI: usize, const CO: usize>(
@@ -316,18 +305,7 @@ pub fn add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32], 
     check_len(k, "params", params.len(), super::ADD_PARAMS);
     check_len(k, "out", out.len(), N);
     let p = AddParams::read(params);
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if matches!(
-        crate::kernels::active_isa(),
-        crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
-    ) {
-        crate::kernels::count_q8(crate::kernels::Isa::Avx2);
-        // SAFETY: the active instruction set implies AVX2 on this CPU; lengths checked above.
-        unsafe { super::avx2::add(a, b, &p, out) };
-        return;
-    }
-    crate::kernels::count_q8(crate::kernels::Isa::Scalar);
-    add_scalar(a, b, &p, out)
+    avx2_or_scalar!(super::avx2::add(a, b, &p, out), add_scalar(a, b, &p, out))
 }
 
 /// The scalar twin of [`add`].

@@ -1,0 +1,118 @@
+//! Imports the TFLite models the tests compile with the macro into OUT_DIR: the repository's
+//! tiny int8 model always, the released quantized MobileNets of `../shared/data/tflite/` when
+//! that folder is there (`cfg(tflite_models)`).
+
+use std::path::Path;
+
+fn main() {
+    let out = std::env::var("OUT_DIR").expect("OUT_DIR");
+    println!("cargo:rerun-if-changed=build.rs");
+    import_tflite_models(&out);
+}
+
+/// The released quantized TFLite MobileNets of `../shared/data/tflite/` (see its README), by
+/// the name the tests give them: each file list is one model (v1 1.0/224 comes split in two).
+const TFLITE_MODELS: &[(&str, &[&str])] = &[
+    ("q_v1_025_128", &["mobilenet_v1_0.25_128_quant.tflite"]),
+    ("q_v1_050_160", &["mobilenet_v1_0.5_160_quant.tflite"]),
+    ("q_v1_075_192", &["mobilenet_v1_0.75_192_quant.tflite"]),
+    (
+        "q_v1_100_224",
+        &[
+            "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
+            "mobilenet_quant_v1_224_head_layers.tflite",
+        ],
+    ),
+    ("q_v2_100_224", &["mobilenet_v2_1.0_224_quant.tflite"]),
+    ("q_v2_ptq_224", &["tf2_mobilenet_v2_1.0_224_ptq.tflite"]),
+];
+
+/// Import every model of [`TFLITE_MODELS`] with `mobilenet import tflite`'s library function
+/// into `OUT_DIR/<name>.toml` and `.safetensors` (the tests compile them with the macro), and
+/// set `cfg(tflite_models)`. Without `../shared` (a user's machine) the tests that need them
+/// are skipped; `MOBILENET_REQUIRE_TFLITE` (CI) makes that a failure.
+fn import_tflite_models(out: &str) {
+    // The repository's own tiny int8 model (scripts/make_tflite_seed.py): always imported.
+    let tiny = Path::new("../mobilenet-fuzz/corpus/tflite/tiny_int8.tflite");
+    println!("cargo:rerun-if-changed={}", tiny.display());
+    let bytes = std::fs::read(tiny).expect("the tiny TFLite model");
+    let imported = mobilenet_compiler::tflite::import(
+        &[(tiny.display().to_string(), bytes)],
+        &mobilenet_compiler::tflite::Options {
+            name: Some("tiny_int8".into()),
+            dequantize: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("importing the tiny model: {e}"));
+    std::fs::write(Path::new(out).join("tiny_int8.toml"), &imported.spec).expect("write spec");
+    std::fs::write(
+        Path::new(out).join("tiny_int8.safetensors"),
+        &imported.weights,
+    )
+    .expect("write weights");
+    let abs = std::fs::canonicalize(tiny).expect("tiny model path");
+    println!("cargo:rustc-env=TFLITE_TINY_INT8={}", abs.display());
+
+    println!("cargo::rustc-check-cfg=cfg(tflite_models)");
+    println!("cargo:rerun-if-env-changed=MOBILENET_REQUIRE_TFLITE");
+    let dir = Path::new("../../shared/data/tflite");
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let missing: Vec<String> = TFLITE_MODELS
+        .iter()
+        .flat_map(|(_, files)| files.iter())
+        .filter(|f| !dir.join(f).is_file())
+        .map(|f| f.to_string())
+        .collect();
+    if !missing.is_empty() {
+        let msg = format!(
+            "{} not found ({}): the TFLite model tests are skipped",
+            dir.display(),
+            missing.join(", ")
+        );
+        if std::env::var_os("MOBILENET_REQUIRE_TFLITE").is_some() {
+            panic!("{msg}, and MOBILENET_REQUIRE_TFLITE is set");
+        }
+        println!("cargo:warning={msg}");
+        return;
+    }
+    let dir = std::fs::canonicalize(dir).expect("the folder exists");
+    for (name, files) in TFLITE_MODELS {
+        let bytes: Vec<(String, Vec<u8>)> = files
+            .iter()
+            .map(|f| {
+                let p = dir.join(f);
+                (
+                    p.display().to_string(),
+                    std::fs::read(&p).expect("read model"),
+                )
+            })
+            .collect();
+        let opts = mobilenet_compiler::tflite::Options {
+            name: Some(name.to_string()),
+            dequantize: false,
+        };
+        let imported = mobilenet_compiler::tflite::import(&bytes, &opts)
+            .unwrap_or_else(|e| panic!("importing {name}: {e}"));
+        std::fs::write(Path::new(out).join(format!("{name}.toml")), &imported.spec)
+            .expect("write spec");
+        std::fs::write(
+            Path::new(out).join(format!("{name}.safetensors")),
+            &imported.weights,
+        )
+        .expect("write weights");
+        let paths: Vec<String> = files
+            .iter()
+            .map(|f| dir.join(f).display().to_string())
+            .collect();
+        println!(
+            "cargo:rustc-env=TFLITE_{}={}",
+            name.to_uppercase(),
+            paths.join(":")
+        );
+    }
+    println!(
+        "cargo:rustc-env=IMAGENET_VAL={}",
+        dir.join("../imagenet-val").display()
+    );
+    println!("cargo:rustc-cfg=tflite_models");
+}
