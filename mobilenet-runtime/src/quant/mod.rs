@@ -110,6 +110,28 @@ fn frexp(m: f64) -> (f64, i32) {
     (fraction, exp - 1022)
 }
 
+/// `x` rounded to the nearest integer, ties away from zero (C++'s `std::round`; `core` has no
+/// `f64::round` without `std`). Values beyond 2^62 in magnitude saturate.
+pub(crate) fn round_half_away(x: f64) -> f64 {
+    const LIMIT: f64 = (1u64 << 62) as f64;
+    if x.is_nan() {
+        return 0.0;
+    }
+    if !(-LIMIT..=LIMIT).contains(&x) {
+        return x.clamp(-LIMIT, LIMIT);
+    }
+    let t = x as i64; // truncates toward zero
+    let frac = x - t as f64;
+    let r = if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
+    } else {
+        t
+    };
+    r as f64
+}
+
 /// A real multiplier as TFLite's `QuantizeMultiplier` represents it: `(q, shift)` with
 /// `m ~= q * 2^shift / 2^31`, `q` in `[2^30, 2^31)` (or 0). Multipliers too small to represent
 /// become 0; `m` must be finite and non-negative (packing checks).
@@ -119,7 +141,7 @@ pub fn quantize_multiplier(m: f64) -> (i32, i32) {
     }
     let (fraction, mut shift) = frexp(m);
     // C++'s std::round: half away from zero, as f64::round.
-    let mut q = (fraction * (1i64 << 31) as f64).round() as i64;
+    let mut q = round_half_away(fraction * (1i64 << 31) as f64) as i64;
     if q == 1i64 << 31 {
         q /= 2;
         shift += 1;
@@ -136,7 +158,7 @@ pub fn quantize_multiplier(m: f64) -> (i32, i32) {
 /// range).
 pub fn activation_range(act: u8, scale: f32, zero_point: i32) -> (i32, i32) {
     let quantize = |f: f32| -> i32 {
-        let r = (f / scale).round();
+        let r = round_half_away((f / scale) as f64) as f32;
         // Out-of-range values saturate (an extreme scale; the clamp below keeps them in i8).
         zero_point.saturating_add(if r >= i32::MAX as f32 {
             i32::MAX

@@ -636,6 +636,6 @@ fn calculate_input_radius(
     let max_input_rescaled = ((1i64 << input_integer_bits) - 1) as f64
         * (1i64 << (total_signed_bits - input_integer_bits)) as f64
         / (1i64 << input_left_shift) as f64;
-    // Rounded down.
-    max_input_rescaled.floor() as i32
+    // Rounded down (the value is positive: truncation).
+    max_input_rescaled as i32
 }
