@@ -32,7 +32,7 @@ use std::fmt::Write as _;
 
 use safetensors::tensor::{Dtype, TensorView};
 
-use crate::model::{ConvKind, Layer, Network, Op, Role, TensorBinding};
+use crate::model::{ConvKind, Layer, Op, Role, TensorBinding};
 use crate::spec::Activation;
 
 /// A tensor's element type (the ones MobileNets use; others are kept by code for errors).
@@ -384,7 +384,7 @@ fn import_graph(g: &Graph<'_>, name: &str, opts: &Options) -> Result<Imported, S
             l.op.def().describe(l)
         ));
         for t in &l.tensors {
-            tensors.push(write_tensor(&g, &at, &net, l, op, t, quantized, io.input)?);
+            tensors.push(write_tensor(&g, &at, l, op, t, quantized, io.input)?);
         }
     }
     // The input conversion layer owns the input's quantization.
@@ -982,7 +982,6 @@ fn zp_byte(t: &Tensor<'_>, at: &At<'_>, op: usize, lo: i64, hi: i64) -> Result<u
 fn write_tensor(
     g: &Graph<'_>,
     at: &At<'_>,
-    net: &Network,
     l: &Layer,
     op: usize,
     b: &TensorBinding,
@@ -1100,7 +1099,6 @@ fn write_tensor(
                         }
                         _ => {
                             // No bias in the graph: zeros.
-                            let _ = net;
                             let dt = if quantized { Dtype::I32 } else { Dtype::F32 };
                             Ok((b.name.clone(), vec![co], dt, vec![0; 4 * co]))
                         }
