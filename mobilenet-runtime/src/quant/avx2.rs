@@ -118,16 +118,7 @@ pub unsafe fn add(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     let mut i = 0;
     while i < n {
         let k = (n - i).min(8);
-        let (mut ta, mut tb) = ([0i8; 8], [0i8; 8]);
-        ta[..k].copy_from_slice(&a[i..i + k]);
-        tb[..k].copy_from_slice(&b[i..i + k]);
-        // SAFETY: `ta` and `tb` have 8 bytes.
-        let (xa, xb) = unsafe {
-            (
-                _mm_loadl_epi64(ta.as_ptr().cast()),
-                _mm_loadl_epi64(tb.as_ptr().cast()),
-            )
-        };
+        let (xa, xb) = (load8(&a[i..], k), load8(&b[i..], k));
         let xa = _mm256_sll_epi32(_mm256_sub_epi32(_mm256_cvtepi8_epi32(xa), z1), ls);
         let xb = _mm256_sll_epi32(_mm256_sub_epi32(_mm256_cvtepi8_epi32(xb), z2), ls);
         let sum = _mm256_add_epi32(mbqm(xa, m1, s1), mbqm(xb, m2, s2));
@@ -138,7 +129,8 @@ pub unsafe fn add(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     }
 }
 
-/// Stores the low byte of each of the 8 lanes (values already in `i8` range) at `out[..n]`.
+/// Stores the low byte of each of the 8 lanes (values already in `i8` range) at `out[..n]`:
+/// one 64-bit store when 8 fit, else through a copy.
 #[target_feature(enable = "avx2")]
 #[inline]
 fn store8(v: __m256i, out: &mut [i8], n: usize) {
@@ -151,11 +143,35 @@ fn store8(v: __m256i, out: &mut [i8], n: usize) {
     );
     let packed = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
     let low = _mm256_castsi256_si128(packed);
+    if n >= 8 && out.len() >= 8 {
+        // SAFETY: `out` has at least 8 bytes; unaligned 64-bit store.
+        unsafe { _mm_storel_epi64(out.as_mut_ptr().cast(), low) };
+        return;
+    }
     let mut tmp = [0i8; 8];
     // SAFETY: `tmp` has 8 bytes; unaligned 64-bit store.
     unsafe { _mm_storel_epi64(tmp.as_mut_ptr().cast(), low) };
+    let n = n.min(8);
     out[..n].copy_from_slice(&tmp[..n]);
 }
+
+/// Loads 8 bytes from `src[..8]`, or `src`'s first `n < 8` bytes zero-padded.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn load8(src: &[i8], n: usize) -> __m128i {
+    if n >= 8 && src.len() >= 8 {
+        // SAFETY: `src` has at least 8 bytes; unaligned 64-bit load.
+        return unsafe { _mm_loadl_epi64(src.as_ptr().cast()) };
+    }
+    let mut tmp = [0i8; 8];
+    let n = n.min(8).min(src.len());
+    tmp[..n].copy_from_slice(&src[..n]);
+    // SAFETY: `tmp` has 8 bytes.
+    unsafe { _mm_loadl_epi64(tmp.as_ptr().cast()) }
+}
+
+/// The most input channel pairs of a pointwise layer the AVX2 kernel gathers (2048 channels).
+const PAIRS_MAX: usize = 1024;
 
 /// One tile: `R` pixels (rows of `xb`) x `P` panels starting at `panel`.
 ///
@@ -166,7 +182,7 @@ fn store8(v: __m256i, out: &mut [i8], n: usize) {
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn tile<const R: usize, const P: usize>(
-    xb: &[[i32; 512]; 4],
+    xb: &[[i32; PAIRS_MAX]; 4],
     pairs: usize,
     weights: &[f32],
     panel: usize,
@@ -212,14 +228,14 @@ unsafe fn tile<const R: usize, const P: usize>(
 /// 0): 16 channels per step, widened and stored as 8 words.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn gather(px: &[i8], zp: i32, dst: &mut [i32; 512]) {
+fn gather(px: &[i8], zp: i32, dst: &mut [i32; PAIRS_MAX]) {
     let ci = px.len();
-    debug_assert!(ci <= 1024);
+    debug_assert!(ci <= 2 * PAIRS_MAX);
     let z = _mm256_set1_epi16(zp as i16);
     let mut c = 0;
     while c + 16 <= ci {
         // SAFETY: bytes `c..c + 16` are inside `px`; words `c / 2 .. c / 2 + 8` inside `dst`
-        // (ci <= 1024); unaligned load and store.
+        // (ci <= 2 * PAIRS_MAX); unaligned load and store.
         unsafe {
             let x = _mm_loadu_si128(px.as_ptr().add(c).cast());
             let v = _mm256_sub_epi16(_mm256_cvtepi8_epi16(x), z);
@@ -256,13 +272,12 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     let panels = c8 / 8;
     let pairs = CI.div_ceil(2);
     let h = ConvHeader::read(params);
-    // Input pairs are gathered in chunks of 512 pairs (1024 channels): longer inputs are
-    // summed over chunks through the scalar path below.
-    if pairs > 512 {
+    // Up to PAIRS_MAX input pairs are gathered per pixel; longer inputs take the scalar path.
+    if pairs > PAIRS_MAX {
         super::kernels::pointwise_scalar::<HW, CI, CO>(input, weights, params, out);
         return;
     }
-    let mut xb = [[0i32; 512]; 4];
+    let mut xb = [[0i32; PAIRS_MAX]; 4];
     // Tiles of 4 pixels outermost: each is gathered once, then every group of 3 panels (24
     // output channels) runs over it. (Panel groups outermost, with the group's weights in L1
     // and the tile gathered again per group, measured 13% slower on v1 1.0/224.)
@@ -359,7 +374,16 @@ pub unsafe fn depthwise<
     assert!(weights.len() >= KH * KW * c8 && input.len() >= H * W * C && out.len() >= HO * WO * C);
     assert!(params.len() >= super::CONV_HEADER + 3 * c8);
     let taps = KH * KW;
+    // 3x3 kernels: blocks of 16 channels through `vpmaddwd` over tap pairs; the rest (a tail
+    // of fewer than 16 channels, other kernel sizes) 8 channels at a time below.
     let mut c0 = 0;
+    if KH == 3 && KW == 3 {
+        c0 = C / 16 * 16;
+        // SAFETY: AVX2 (this function's contract); lengths checked above.
+        unsafe {
+            depthwise3x3_16::<H, W, C, HO, WO, SH, SW, PT, PL>(input, weights, params, out, &h)
+        };
+    }
     while c0 < C {
         let n = (C - c0).min(8);
         let mut wv = [_mm256_setzero_si256(); MAX_TAPS];
@@ -413,15 +437,7 @@ pub unsafe fn depthwise<
                             continue;
                         }
                         let at = (iy * W + ix) * C + c0;
-                        let x = if n == 8 {
-                            // SAFETY: bytes `at..at + 8` lie in the pixel (8 channels left).
-                            unsafe { _mm_loadl_epi64(input.as_ptr().add(at).cast()) }
-                        } else {
-                            let mut tmp = [0i8; 8];
-                            tmp[..n].copy_from_slice(&input[at..at + n]);
-                            // SAFETY: `tmp` has 8 bytes.
-                            unsafe { _mm_loadl_epi64(tmp.as_ptr().cast()) }
-                        };
+                        let x = load8(&input[at..], n);
                         let xv = _mm256_sub_epi32(_mm256_cvtepi8_epi32(x), zx);
                         let t = ky * KW + kx;
                         let w = if t < MAX_TAPS {
@@ -438,6 +454,143 @@ pub unsafe fn depthwise<
             }
         }
         c0 += 8;
+    }
+}
+
+/// The 16-channel blocks of a 3x3 depthwise layer (channels `0..C / 16 * 16`), output row by
+/// row and, within a row, block by block, so that the three input rows stay in L1 across the
+/// blocks. A block's 9 taps are widened to `i16` and interleaved in pairs (taps 0-1, 2-3, 4-5,
+/// 6-7, 8 with zero), so that `vpmaddwd` adds two taps' products per lane: 10 multiplies per
+/// 16 outputs. Inside the input the zero point is folded into the bias (`bias - zp * sum(w)`);
+/// at the border the taps' inputs have it subtracted and missing taps are zero (TFLite pads
+/// with the zero point). Operands stay within 255 in magnitude (and `i8` inputs within 128),
+/// so no pair sum leaves `i32`.
+///
+/// # Safety
+///
+/// AVX2; `weights` holds `9 * co8(C)` words, `params` the parameter region of `co8(C)`
+/// channels, `input` `H * W * C` and `out` `HO * WO * C` values.
+#[target_feature(enable = "avx2")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn depthwise3x3_16<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+    h: &ConvHeader,
+) {
+    let c8 = co8(C);
+    debug_assert!(weights.len() >= 9 * c8 && params.len() >= super::CONV_HEADER + 3 * c8);
+    debug_assert!(input.len() >= H * W * C && out.len() >= HO * WO * C);
+    let rq = Requant::new(h);
+    let zp16 = _mm256_set1_epi16(h.input_zero_point as i16);
+    let zp32 = _mm256_set1_epi32(h.input_zero_point);
+    let wbase = weights.as_ptr().cast::<i32>();
+    let pbase = params.as_ptr().cast::<i32>();
+    // 8 words at `base + at`, as a vector.
+    let load = |base: *const i32, at: usize| {
+        // SAFETY: every caller's `at + 8` is inside the region `base` starts (weights: tap
+        // `t < 9` and channel `c < C / 16 * 16 <= c8`; params: `CONV_HEADER + k * c8 + c`).
+        unsafe { _mm256_loadu_si256(base.add(at).cast::<__m256i>()) }
+    };
+    // The 8 `i32` lanes of channels `c..c + 16` in the order of `unpacklo/hi_epi16` on
+    // 16-channel vectors: lanes of channels 0-3 and 8-11 (`lo`), 4-7 and 12-15 (`hi`).
+    let split = |a: __m256i, b: __m256i| {
+        (
+            _mm256_permute2x128_si256(a, b, 0x20),
+            _mm256_permute2x128_si256(a, b, 0x31),
+        )
+    };
+    // 16 inputs at `at`, widened to `i16` (channel order 0-7 | 8-15).
+    let widen = |at: usize| {
+        // SAFETY: `at + 16` is inside the input: a pixel inside the image and a block of 16
+        // channels inside its `C`.
+        _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(input.as_ptr().add(at).cast()) })
+    };
+    for oy in 0..HO {
+        let row_inside = oy * SH >= PT && oy * SH - PT + 3 <= H;
+        for b in 0..C / 16 {
+            let c = b * 16;
+            // The block's weights as tap pairs, and its sums of weights.
+            let mut wt = [_mm256_setzero_si256(); 10];
+            let mut wsum = (_mm256_setzero_si256(), _mm256_setzero_si256());
+            let mut taps16 = [_mm256_setzero_si256(); 10];
+            for t in 0..9 {
+                let (w0, w1) = (load(wbase, t * c8 + c), load(wbase, t * c8 + c + 8));
+                wsum = (_mm256_add_epi32(wsum.0, w0), _mm256_add_epi32(wsum.1, w1));
+                taps16[t] = _mm256_permute4x64_epi64(_mm256_packs_epi32(w0, w1), 0b11_01_10_00);
+            }
+            for p in 0..5 {
+                wt[2 * p] = _mm256_unpacklo_epi16(taps16[2 * p], taps16[2 * p + 1]);
+                wt[2 * p + 1] = _mm256_unpackhi_epi16(taps16[2 * p], taps16[2 * p + 1]);
+            }
+            let hdr = super::CONV_HEADER;
+            let (bias_lo, bias_hi) = split(load(pbase, hdr + c), load(pbase, hdr + c + 8));
+            let (mult_lo, mult_hi) = split(load(pbase, hdr + c8 + c), load(pbase, hdr + c8 + c + 8));
+            let (sh_lo, sh_hi) =
+                split(load(pbase, hdr + 2 * c8 + c), load(pbase, hdr + 2 * c8 + c + 8));
+            let (ws_lo, ws_hi) = split(wsum.0, wsum.1);
+            let fold_lo = _mm256_sub_epi32(bias_lo, _mm256_mullo_epi32(ws_lo, zp32));
+            let fold_hi = _mm256_sub_epi32(bias_hi, _mm256_mullo_epi32(ws_hi, zp32));
+            for ox in 0..WO {
+                let inside = row_inside && ox * SW >= PL && ox * SW - PL + 3 <= W;
+                let mut x = [_mm256_setzero_si256(); 10];
+                if inside {
+                    let base = ((oy * SH - PT) * W + ox * SW - PL) * C + c;
+                    for ky in 0..3 {
+                        for kx in 0..3 {
+                            x[ky * 3 + kx] = widen(base + (ky * W + kx) * C);
+                        }
+                    }
+                } else {
+                    for ky in 0..3 {
+                        let iy = (oy * SH + ky).wrapping_sub(PT);
+                        for kx in 0..3 {
+                            let ix = (ox * SW + kx).wrapping_sub(PL);
+                            if iy < H && ix < W {
+                                let at = (iy * W + ix) * C + c;
+                                x[ky * 3 + kx] = _mm256_sub_epi16(widen(at), zp16);
+                            }
+                        }
+                    }
+                }
+                let (mut lo, mut hi) = if inside {
+                    (fold_lo, fold_hi)
+                } else {
+                    (bias_lo, bias_hi)
+                };
+                for p in 0..5 {
+                    let xl = _mm256_unpacklo_epi16(x[2 * p], x[2 * p + 1]);
+                    let xh = _mm256_unpackhi_epi16(x[2 * p], x[2 * p + 1]);
+                    lo = _mm256_add_epi32(lo, _mm256_madd_epi16(xl, wt[2 * p]));
+                    hi = _mm256_add_epi32(hi, _mm256_madd_epi16(xh, wt[2 * p + 1]));
+                }
+                let zero = _mm256_setzero_si256();
+                let lo = rq.apply_with(lo, zero, mult_lo, sh_lo);
+                let hi = rq.apply_with(hi, zero, mult_hi, sh_hi);
+                // Lanes back to channel order: packs interleaves 128-bit halves (0-7 | 8-15).
+                let v = _mm256_packs_epi16(_mm256_packs_epi32(lo, hi), zero);
+                let v = _mm256_permute4x64_epi64(v, 0b11_01_10_00);
+                let o = (oy * WO + ox) * C + c;
+                // SAFETY: channels `c..c + 16` of output pixel `(oy, ox)` are inside `out`.
+                unsafe {
+                    _mm_storeu_si128(
+                        out.as_mut_ptr().add(o).cast(),
+                        _mm256_castsi256_si128(v),
+                    )
+                };
+            }
+        }
     }
 }
 

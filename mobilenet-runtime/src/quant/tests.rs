@@ -224,19 +224,41 @@ fn depthwise_case<
 >(
     seed: &mut u64,
 ) {
+    for unsigned in [false, true] {
+        depthwise_one::<H, W, C, HO, WO, S, PT>(unsigned, seed);
+    }
+}
+
+fn depthwise_one<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const S: usize,
+    const PT: usize,
+>(
+    unsigned: bool,
+    seed: &mut u64,
+) {
     let data: Vec<u8> = (0..9 * C).map(|_| lcg(seed) as u8).collect();
     let scales: Vec<u8> = (0..C)
         .flat_map(|_| (0.002f32 + (lcg(seed) % 1000) as f32 * 1e-5).to_le_bytes())
         .collect();
-    let zps = vec![0u8; C];
+    // u8 weights: one scale and one zero point for the tensor (TFLite's uint8 models).
+    let zps = if unsigned {
+        vec![(lcg(seed) % 256) as u8]
+    } else {
+        vec![0u8; C]
+    };
     let bias: Vec<u8> = (0..C)
         .flat_map(|_| ((lcg(seed) % 2001) as i32 - 1000).to_le_bytes())
         .collect();
     let w = WeightQuant {
         data: &data,
         layout: SrcLayout::Hwc1,
-        unsigned: false,
-        scales: &scales,
+        unsigned,
+        scales: if unsigned { &scales[..4] } else { &scales },
         zero_points: &zps,
     };
     let q = |z: i32| QuantParams {
@@ -244,12 +266,13 @@ fn depthwise_case<
         zero_point: z,
         unsigned: false,
     };
+    let zx = (lcg(seed) % 256) as i32 - 128;
     let (wl, pl) = depthwise_len(3, 3, C);
     let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
     pack_depthwise(
         &w,
         &bias,
-        &q(-3),
+        &q(zx),
         &q(-128),
         crate::ACT_RELU6,
         [3, 3, C],
@@ -264,7 +287,8 @@ fn depthwise_case<
     );
     let mut got = vec![0i8; HO * WO * C];
     super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
-    assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S}");
+    assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
+    assert!(want.iter().any(|&v| v != want[0]), "a constant output tests little");
 }
 
 #[test]
@@ -274,6 +298,10 @@ fn depthwise_every_isa_matches_scalar() {
     depthwise_case::<8, 8, 16, 4, 4, 2, 0>(&mut seed);
     depthwise_case::<7, 9, 21, 7, 9, 1, 1>(&mut seed);
     depthwise_case::<14, 14, 40, 7, 7, 2, 0>(&mut seed);
+    depthwise_case::<6, 5, 24, 6, 5, 1, 1>(&mut seed);
+    depthwise_case::<9, 7, 48, 5, 4, 2, 1>(&mut seed);
+    depthwise_case::<2, 2, 32, 2, 2, 1, 1>(&mut seed);
+    depthwise_case::<1, 1, 16, 1, 1, 1, 1>(&mut seed);
 }
 
 fn conv_case<const H: usize, const CI: usize, const CO: usize, const HO: usize, const S: usize>(
