@@ -27,6 +27,27 @@ const TFLITE_MODELS: &[(&str, &[&str])] = &[
     ("q_v2_ptq_224", &["tf2_mobilenet_v2_1.0_224_ptq.tflite"]),
 ];
 
+/// The models `bench/peers.py --int8` compares (with `MOBILENET_TFLITE_FLOAT` set, their
+/// dequantized float networks are imported too).
+const FLOAT_MODELS: &[&str] = &["q_v1_025_128", "q_v1_100_224", "q_v2_ptq_224"];
+
+/// Imports one model (its files' bytes) into `OUT_DIR/<name>.toml` and `.safetensors`.
+fn import_one(out: &str, name: &str, files: &[(String, Vec<u8>)], dequantize: bool) {
+    let opts = mobilenet_compiler::tflite::Options {
+        name: Some(name.to_string()),
+        dequantize,
+    };
+    let imported = mobilenet_compiler::tflite::import(files, &opts)
+        .unwrap_or_else(|e| panic!("importing {name}: {e}"));
+    std::fs::write(Path::new(out).join(format!("{name}.toml")), &imported.spec)
+        .expect("write spec");
+    std::fs::write(
+        Path::new(out).join(format!("{name}.safetensors")),
+        &imported.weights,
+    )
+    .expect("write weights");
+}
+
 /// Import every model of [`TFLITE_MODELS`] with `mobilenet import tflite`'s library function
 /// into `OUT_DIR/<name>.toml` and `.safetensors` (the tests compile them with the macro), and
 /// set `cfg(tflite_models)`. Without `../shared` (a user's machine) the tests that need them
@@ -76,6 +97,12 @@ fn import_tflite_models(out: &str) {
         return;
     }
     let dir = std::fs::canonicalize(dir).expect("the folder exists");
+    println!("cargo::rustc-check-cfg=cfg(tflite_float)");
+    println!("cargo:rerun-if-env-changed=MOBILENET_TFLITE_FLOAT");
+    let float = std::env::var_os("MOBILENET_TFLITE_FLOAT").is_some();
+    if float {
+        println!("cargo:rustc-cfg=tflite_float");
+    }
     for (name, files) in TFLITE_MODELS {
         let bytes: Vec<(String, Vec<u8>)> = files
             .iter()
@@ -87,19 +114,12 @@ fn import_tflite_models(out: &str) {
                 )
             })
             .collect();
-        let opts = mobilenet_compiler::tflite::Options {
-            name: Some(name.to_string()),
-            dequantize: false,
-        };
-        let imported = mobilenet_compiler::tflite::import(&bytes, &opts)
-            .unwrap_or_else(|e| panic!("importing {name}: {e}"));
-        std::fs::write(Path::new(out).join(format!("{name}.toml")), &imported.spec)
-            .expect("write spec");
-        std::fs::write(
-            Path::new(out).join(format!("{name}.safetensors")),
-            &imported.weights,
-        )
-        .expect("write weights");
+        import_one(out, name, &bytes, false);
+        // `bench/peers.py --int8` times our float network on the same model too: its
+        // dequantized import (`f_` instead of `q_`), built only when asked for.
+        if float && FLOAT_MODELS.contains(name) {
+            import_one(out, &name.replacen("q_", "f_", 1), &bytes, true);
+        }
         let paths: Vec<String> = files
             .iter()
             .map(|f| dir.join(f).display().to_string())

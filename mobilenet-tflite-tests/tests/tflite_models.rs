@@ -14,11 +14,7 @@ use std::process::Command;
 
 use npyz::WriterBuilder;
 
-mobilenet_macros::mobilenet!(
-    spec = "$OUT_DIR/tiny_int8.toml",
-    weights = "$OUT_DIR/tiny_int8.safetensors",
-    name = "tiny_int8"
-);
+use mobilenet_tflite_tests::tiny_int8;
 
 fn python() -> Option<String> {
     let py = std::env::var("MOBILENET_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -119,36 +115,7 @@ mod models {
 
     use super::{litert, python};
 
-    mobilenet_macros::mobilenet!(
-        spec = "$OUT_DIR/q_v1_025_128.toml",
-        weights = "$OUT_DIR/q_v1_025_128.safetensors",
-        name = "q_v1_025_128"
-    );
-    mobilenet_macros::mobilenet!(
-        spec = "$OUT_DIR/q_v1_050_160.toml",
-        weights = "$OUT_DIR/q_v1_050_160.safetensors",
-        name = "q_v1_050_160"
-    );
-    mobilenet_macros::mobilenet!(
-        spec = "$OUT_DIR/q_v1_075_192.toml",
-        weights = "$OUT_DIR/q_v1_075_192.safetensors",
-        name = "q_v1_075_192"
-    );
-    mobilenet_macros::mobilenet!(
-        spec = "$OUT_DIR/q_v1_100_224.toml",
-        weights = "$OUT_DIR/q_v1_100_224.safetensors",
-        name = "q_v1_100_224"
-    );
-    mobilenet_macros::mobilenet!(
-        spec = "$OUT_DIR/q_v2_100_224.toml",
-        weights = "$OUT_DIR/q_v2_100_224.safetensors",
-        name = "q_v2_100_224"
-    );
-    mobilenet_macros::mobilenet!(
-        spec = "$OUT_DIR/q_v2_ptq_224.toml",
-        weights = "$OUT_DIR/q_v2_ptq_224.safetensors",
-        name = "q_v2_ptq_224"
-    );
+    use mobilenet_tflite_tests::models::*;
 
     /// The labelled images: `(file, label)`, at most `MOBILENET_TFLITE_IMAGES` of them.
     fn images() -> Vec<(PathBuf, usize)> {

@@ -525,10 +525,10 @@ unsafe fn depthwise3x3_16<
             let mut wt = [_mm256_setzero_si256(); 10];
             let mut wsum = (_mm256_setzero_si256(), _mm256_setzero_si256());
             let mut taps16 = [_mm256_setzero_si256(); 10];
-            for t in 0..9 {
+            for (t, tap) in taps16.iter_mut().enumerate().take(9) {
                 let (w0, w1) = (load(wbase, t * c8 + c), load(wbase, t * c8 + c + 8));
                 wsum = (_mm256_add_epi32(wsum.0, w0), _mm256_add_epi32(wsum.1, w1));
-                taps16[t] = _mm256_permute4x64_epi64(_mm256_packs_epi32(w0, w1), 0b11_01_10_00);
+                *tap = _mm256_permute4x64_epi64(_mm256_packs_epi32(w0, w1), 0b11_01_10_00);
             }
             for p in 0..5 {
                 wt[2 * p] = _mm256_unpacklo_epi16(taps16[2 * p], taps16[2 * p + 1]);
@@ -536,9 +536,12 @@ unsafe fn depthwise3x3_16<
             }
             let hdr = super::CONV_HEADER;
             let (bias_lo, bias_hi) = split(load(pbase, hdr + c), load(pbase, hdr + c + 8));
-            let (mult_lo, mult_hi) = split(load(pbase, hdr + c8 + c), load(pbase, hdr + c8 + c + 8));
-            let (sh_lo, sh_hi) =
-                split(load(pbase, hdr + 2 * c8 + c), load(pbase, hdr + 2 * c8 + c + 8));
+            let (mult_lo, mult_hi) =
+                split(load(pbase, hdr + c8 + c), load(pbase, hdr + c8 + c + 8));
+            let (sh_lo, sh_hi) = split(
+                load(pbase, hdr + 2 * c8 + c),
+                load(pbase, hdr + 2 * c8 + c + 8),
+            );
             let (ws_lo, ws_hi) = split(wsum.0, wsum.1);
             let fold_lo = _mm256_sub_epi32(bias_lo, _mm256_mullo_epi32(ws_lo, zp32));
             let fold_hi = _mm256_sub_epi32(bias_hi, _mm256_mullo_epi32(ws_hi, zp32));
@@ -584,10 +587,7 @@ unsafe fn depthwise3x3_16<
                 let o = (oy * WO + ox) * C + c;
                 // SAFETY: channels `c..c + 16` of output pixel `(oy, ox)` are inside `out`.
                 unsafe {
-                    _mm_storeu_si128(
-                        out.as_mut_ptr().add(o).cast(),
-                        _mm256_castsi256_si128(v),
-                    )
+                    _mm_storeu_si128(out.as_mut_ptr().add(o).cast(), _mm256_castsi256_si128(v))
                 };
             }
         }

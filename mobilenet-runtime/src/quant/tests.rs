@@ -288,7 +288,10 @@ fn depthwise_one<
     let mut got = vec![0i8; HO * WO * C];
     super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
     assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
-    assert!(want.iter().any(|&v| v != want[0]), "a constant output tests little");
+    assert!(
+        want.iter().any(|&v| v != want[0]),
+        "a constant output tests little"
+    );
 }
 
 #[test]
