@@ -165,7 +165,14 @@ fn main() {
     };
     let mut sorted = times.clone();
     sorted.sort_by(f64::total_cmp);
-    let med = sorted[sorted.len() / 2];
+    // The median as `mobilenet-bench`'s `timing` computes it (the two middle runs' mean for an
+    // even count), so that peers_int8's and peers' numbers mean the same.
+    let n = sorted.len();
+    let med = if n % 2 == 1 {
+        sorted[n / 2]
+    } else {
+        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
+    };
     let min = sorted[0];
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     let gflops = 2.0 * mult_adds as f64 / (med * 1e-3) / 1e9;
