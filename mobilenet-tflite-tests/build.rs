@@ -1,13 +1,42 @@
 //! Imports the TFLite models the tests compile with the macro into OUT_DIR: the repository's
 //! tiny int8 model always, the released quantized MobileNets of `../shared/data/tflite/` when
-//! that folder is there (`cfg(tflite_models)`).
+//! that folder is there (`cfg(tflite_models)`); and the list of their int8 kernel shapes
+//! (`tests/q8_layer_shapes.rs`).
 
 use std::path::Path;
 
 fn main() {
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
     println!("cargo:rerun-if-changed=build.rs");
-    import_tflite_models(&out);
+    let mut shapes = Vec::new();
+    import_tflite_models(&out, &mut shapes);
+    write_q8_layer_shapes(&out, &shapes);
+}
+
+/// The distinct int8 kernel calls with SIMD variants of an imported spec, added to `shapes` as
+/// calls of `tests/q8_layer_shapes.rs`'s checking functions.
+fn collect_q8_shapes(spec: &Path, shapes: &mut Vec<String>) {
+    let net = mobilenet_compiler::compile_file(spec)
+        .unwrap_or_else(|d| panic!("{}:\n{d}", spec.display()));
+    for k in mobilenet_compiler::ops::kernel_calls(&net) {
+        if !k.per_isa || !k.kernel.starts_with("q8_") {
+            continue;
+        }
+        let call = format!("check_{}::<{}>()", k.kernel, k.generic_list());
+        if !shapes.contains(&call) {
+            shapes.push(call);
+        }
+    }
+}
+
+fn write_q8_layer_shapes(out: &str, shapes: &[String]) {
+    let body: String = shapes.iter().map(|c| format!("    {c};\n")).collect();
+    let code = format!(
+        "/// {n} distinct int8 kernel shapes of the imported models.\npub const SHAPES: usize = {n};\n\npub fn check_all_layer_shapes() {{\n{body}}}\n",
+        n = shapes.len()
+    );
+    std::fs::write(Path::new(out).join("q8_layer_shapes.rs"), code)
+        .expect("write q8_layer_shapes.rs");
 }
 
 /// The released quantized TFLite MobileNets of `../shared/data/tflite/` (see its README), by
@@ -32,45 +61,45 @@ const TFLITE_MODELS: &[(&str, &[&str])] = &[
 const FLOAT_MODELS: &[&str] = &["q_v1_025_128", "q_v1_100_224", "q_v2_ptq_224"];
 
 /// Imports one model (its files' bytes) into `OUT_DIR/<name>.toml` and `.safetensors`.
-fn import_one(out: &str, name: &str, files: &[(String, Vec<u8>)], dequantize: bool) {
+fn import_one(
+    out: &str,
+    name: &str,
+    files: &[(String, Vec<u8>)],
+    dequantize: bool,
+    shapes: &mut Vec<String>,
+) {
     let opts = mobilenet_compiler::tflite::Options {
         name: Some(name.to_string()),
         dequantize,
     };
     let imported = mobilenet_compiler::tflite::import(files, &opts)
         .unwrap_or_else(|e| panic!("importing {name}: {e}"));
-    std::fs::write(Path::new(out).join(format!("{name}.toml")), &imported.spec)
-        .expect("write spec");
+    let spec = Path::new(out).join(format!("{name}.toml"));
+    std::fs::write(&spec, &imported.spec).expect("write spec");
     std::fs::write(
         Path::new(out).join(format!("{name}.safetensors")),
         &imported.weights,
     )
     .expect("write weights");
+    collect_q8_shapes(&spec, shapes);
 }
 
 /// Import every model of [`TFLITE_MODELS`] with `mobilenet import tflite`'s library function
 /// into `OUT_DIR/<name>.toml` and `.safetensors` (the tests compile them with the macro), and
 /// set `cfg(tflite_models)`. Without `../shared` (a user's machine) the tests that need them
 /// are skipped; `MOBILENET_REQUIRE_TFLITE` (CI) makes that a failure.
-fn import_tflite_models(out: &str) {
+fn import_tflite_models(out: &str, shapes: &mut Vec<String>) {
     // The repository's own tiny int8 model (scripts/make_tflite_seed.py): always imported.
     let tiny = Path::new("../mobilenet-fuzz/corpus/tflite/tiny_int8.tflite");
     println!("cargo:rerun-if-changed={}", tiny.display());
     let bytes = std::fs::read(tiny).expect("the tiny TFLite model");
-    let imported = mobilenet_compiler::tflite::import(
+    import_one(
+        out,
+        "tiny_int8",
         &[(tiny.display().to_string(), bytes)],
-        &mobilenet_compiler::tflite::Options {
-            name: Some("tiny_int8".into()),
-            dequantize: false,
-        },
-    )
-    .unwrap_or_else(|e| panic!("importing the tiny model: {e}"));
-    std::fs::write(Path::new(out).join("tiny_int8.toml"), &imported.spec).expect("write spec");
-    std::fs::write(
-        Path::new(out).join("tiny_int8.safetensors"),
-        &imported.weights,
-    )
-    .expect("write weights");
+        false,
+        shapes,
+    );
     let abs = std::fs::canonicalize(tiny).expect("tiny model path");
     println!("cargo:rustc-env=TFLITE_TINY_INT8={}", abs.display());
 
@@ -114,11 +143,11 @@ fn import_tflite_models(out: &str) {
                 )
             })
             .collect();
-        import_one(out, name, &bytes, false);
+        import_one(out, name, &bytes, false, shapes);
         // `bench/peers.py --int8` times our float network on the same model too: its
         // dequantized import (`f_` instead of `q_`), built only when asked for.
         if float && FLOAT_MODELS.contains(name) {
-            import_one(out, &name.replacen("q_", "f_", 1), &bytes, true);
+            import_one(out, &name.replacen("q_", "f_", 1), &bytes, true, shapes);
         }
         let paths: Vec<String> = files
             .iter()

@@ -39,7 +39,7 @@ impl OpDef for Add {
                 kernel: "q8_add",
                 generics: vec![Generic::Dim(l.output.len())],
                 form: Form::BinaryParams,
-                per_isa: false,
+                per_isa: true,
             };
         }
         KernelCall {

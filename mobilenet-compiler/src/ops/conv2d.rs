@@ -167,7 +167,6 @@ impl OpDef for Conv2d {
             // The activation is the quantized output's clamp, in the packed parameters.
             call.kernel = "q8_conv2d";
             call.generics.pop();
-            call.per_isa = false;
         }
         call
     }

@@ -52,7 +52,6 @@ impl OpDef for Depthwise {
         if l.quantized {
             call.kernel = "q8_depthwise";
             call.generics.pop();
-            call.per_isa = false;
         }
         call
     }

@@ -268,8 +268,12 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
             inputs: index_list(op.inputs().map_err(bad)?, &at)?,
             outputs: index_list(op.outputs().map_err(bad)?, &at)?,
         });
-        if ops.last().is_some_and(|o| o.outputs.iter().any(|&t| t < 0)) {
-            return Err(format!("{at} has an output of index -1"));
+        match ops.last().map(|o| &o.outputs[..]) {
+            Some([]) => return Err(format!("{at} has no output")),
+            Some(outs) if outs.iter().any(|&t| t < 0) => {
+                return Err(format!("{at} has an output of index -1"))
+            }
+            _ => {}
         }
     }
     let gi = index_list(

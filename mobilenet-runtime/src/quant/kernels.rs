@@ -37,8 +37,10 @@ fn requantize(p: &[f32], c8: usize, h: &ConvHeader, o: usize, acc: i32) -> i8 {
     let bias = word(p, CONV_HEADER + o);
     let m = word(p, CONV_HEADER + c8 + o);
     let s = word(p, CONV_HEADER + 2 * c8 + o);
+    // The zero point added saturating (an `i32` overflow is undefined in TFLite's C++; the
+    // SIMD variants narrow with saturation first).
     let v = multiply_by_quantized_multiplier(acc.wrapping_add(bias), m, s)
-        .wrapping_add(h.output_zero_point);
+        .saturating_add(h.output_zero_point);
     v.clamp(h.act_min, h.act_max) as i8
 }
 

@@ -124,37 +124,123 @@ pub(crate) fn softmax(
     let Some(max) = input.iter().map(|&v| v as i32).max() else {
         return;
     };
-    let scaled = |v: i8| -> Option<i32> {
+    let min = input.iter().map(|&v| v as i32).min().unwrap_or(max);
+    // Everything below depends on `v` only through `max - v` (0..=255): each distinct value's
+    // exponential is computed once, into a table by `max - v`, then its output byte.
+    let lowest = (min - max).max(diff_min);
+    let mut exps = [0i32; 256];
+    for (k, e) in exps
+        .iter_mut()
+        .enumerate()
+        .take((1 - lowest).max(0) as usize)
+    {
+        let diff = -(k as i32);
+        *e = exp_on_negative_values::<5>(mul(
+            diff.wrapping_mul(1i32 << input_left_shift),
+            input_beta_multiplier,
+        ));
+    }
+    let kept = |v: i8| -> Option<usize> {
         let diff = v as i32 - max;
-        (diff >= diff_min).then(|| {
-            exp_on_negative_values::<5>(mul(
-                diff.wrapping_mul(1i32 << input_left_shift),
-                input_beta_multiplier,
-            ))
-        })
+        (diff >= diff_min).then_some((-diff) as usize)
     };
     let mut sum_of_exps = 0i32;
     for &v in input {
-        if let Some(e) = scaled(v) {
-            sum_of_exps = sum_of_exps.wrapping_add(mul_pot(e, -ACCUMULATION_INTEGER_BITS));
+        if let Some(k) = kept(v) {
+            sum_of_exps = sum_of_exps.wrapping_add(mul_pot(exps[k], -ACCUMULATION_INTEGER_BITS));
         }
     }
     let (shifted_scale, num_bits_over_unit) = reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
+    let mut bytes = [-128i8; 256];
+    for (b, &e) in bytes
+        .iter_mut()
+        .zip(&exps)
+        .take((1 - lowest).max(0) as usize)
+    {
+        let exponent = num_bits_over_unit + 31 - OUTPUT_BITS;
+        let prod = mul(shifted_scale, e);
+        // TFLite aborts beyond 31 (a sum of exponentials of 512 or more: hundreds of classes
+        // tied at the maximum); the rounded quotient is then 0.
+        let unsat = if exponent <= 31 {
+            rounding_divide_by_pot(prod, exponent.max(0))
+        } else {
+            0
+        };
+        *b = (unsat + output_zero_point).clamp(-128, 127) as i8;
+    }
     for (y, &v) in out.iter_mut().zip(input) {
-        *y = match scaled(v) {
-            Some(e) => {
-                let exponent = num_bits_over_unit + 31 - OUTPUT_BITS;
-                let prod = mul(shifted_scale, e);
-                // TFLite aborts beyond 31 (a sum of exponentials of 512 or more: hundreds of
-                // classes tied at the maximum); the rounded quotient is then 0.
-                let unsat = if exponent <= 31 {
-                    rounding_divide_by_pot(prod, exponent.max(0))
+        *y = kept(v).map_or(-128, |k| bytes[k]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The per-element formula of TFLite's reference kernel, without the tables.
+    fn softmax_direct(input: &[i8], beta: i32, left: i32, diff_min: i32, zp: i32, out: &mut [i8]) {
+        let max = input.iter().map(|&v| v as i32).max().unwrap();
+        let scaled = |v: i8| {
+            let diff = v as i32 - max;
+            (diff >= diff_min)
+                .then(|| exp_on_negative_values::<5>(mul(diff.wrapping_mul(1 << left), beta)))
+        };
+        let sum = input
+            .iter()
+            .filter_map(|&v| scaled(v))
+            .fold(0i32, |s, e| s.wrapping_add(mul_pot(e, -12)));
+        let (scale, bits) = reciprocal(sum, 12);
+        for (y, &v) in out.iter_mut().zip(input) {
+            *y = scaled(v).map_or(-128, |e| {
+                let exponent = bits + 31 - 8;
+                let q = if exponent <= 31 {
+                    rounding_divide_by_pot(mul(scale, e), exponent.max(0))
                 } else {
                     0
                 };
-                (unsat + output_zero_point).clamp(-128, 127) as i8
-            }
-            None => -128,
+                (q + zp).clamp(-128, 127) as i8
+            });
+        }
+    }
+
+    #[test]
+    fn tables_match_the_per_element_formula() {
+        let mut seed = 9u64;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as u32
         };
+        for round in 0..300 {
+            let n = 1 + (next() % 1200) as usize;
+            let spread = 1 + next() % 256;
+            let base = (next() % 256) as i32 - 128;
+            let input: Vec<i8> = (0..n)
+                .map(|_| (base + (next() % spread) as i32).clamp(-128, 127) as i8)
+                .collect();
+            // Parameters as the packing derives them from the input scale.
+            let q = |scale: f32| crate::quant::QuantParams {
+                scale,
+                zero_point: 0,
+                unsigned: false,
+            };
+            let mut words = [0.0f32; crate::quant::SOFTMAX_PARAMS];
+            let scale = 0.02 + (next() % 1000) as f32 * 5e-4;
+            crate::quant::softmax_params(&q(scale), &q(1.0 / 256.0), &mut words).unwrap();
+            let p = crate::quant::SoftmaxParams::read(&words);
+            let (beta, left, diff_min) = (p.input_beta_multiplier, p.input_left_shift, p.diff_min);
+            let zp = if round % 2 == 0 {
+                -128
+            } else {
+                (next() % 256) as i32 - 128
+            };
+            let (mut got, mut want) = (vec![0i8; n], vec![0i8; n]);
+            softmax(&input, beta, left, diff_min, zp, 5, &mut got);
+            softmax_direct(&input, beta, left, diff_min, zp, &mut want);
+            assert_eq!(got, want, "round {round}: n {n}, beta {beta}, shift {left}");
+        }
     }
 }

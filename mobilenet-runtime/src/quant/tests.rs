@@ -161,6 +161,8 @@ fn pointwise_every_isa_matches_scalar() {
     pointwise_case::<1, 1, 1>(&mut seed);
     pointwise_case::<5, 3, 9>(&mut seed);
     pointwise_case::<7, 16, 24>(&mut seed);
+    pointwise_case::<13, 8, 16>(&mut seed);
+    pointwise_case::<6, 10, 8>(&mut seed);
     pointwise_case::<49, 64, 40>(&mut seed);
     pointwise_case::<9, 255, 17>(&mut seed);
     pointwise_case::<4, 1024, 8>(&mut seed);
@@ -290,7 +292,7 @@ fn depthwise_one<
     assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
     assert!(
         want.iter().any(|&v| v != want[0]),
-        "a constant output tests little"
+        "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}: a constant output tests little"
     );
 }
 
@@ -305,9 +307,23 @@ fn depthwise_every_isa_matches_scalar() {
     depthwise_case::<9, 7, 48, 5, 4, 2, 1>(&mut seed);
     depthwise_case::<2, 2, 32, 2, 2, 1, 1>(&mut seed);
     depthwise_case::<1, 1, 16, 1, 1, 1, 1>(&mut seed);
+    // 8 channels: pixel pairs inside the image (odd and even widths, with and without
+    // padding), the 8-lane path at the border and at stride 2.
+    depthwise_case::<6, 7, 8, 6, 7, 1, 1>(&mut seed);
+    depthwise_case::<5, 6, 8, 5, 6, 1, 1>(&mut seed);
+    depthwise_case::<7, 6, 8, 5, 4, 1, 0>(&mut seed);
+    depthwise_case::<3, 3, 8, 3, 3, 1, 1>(&mut seed);
+    depthwise_case::<8, 8, 8, 4, 4, 2, 0>(&mut seed);
 }
 
-fn conv_case<const H: usize, const CI: usize, const CO: usize, const HO: usize, const S: usize>(
+fn conv_case<
+    const H: usize,
+    const CI: usize,
+    const CO: usize,
+    const HO: usize,
+    const S: usize,
+    const PAD: usize,
+>(
     seed: &mut u64,
     unsigned: bool,
 ) {
@@ -348,20 +364,32 @@ fn conv_case<const H: usize, const CI: usize, const CO: usize, const HO: usize, 
     .unwrap();
     let x: Vec<i8> = (0..H * H * CI).map(|_| lcg(seed) as i8).collect();
     let mut want = vec![0i8; HO * HO * CO];
-    super::kernels::conv2d_scalar::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(
+    super::kernels::conv2d_scalar::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
         &x, &wo, &po, &mut want,
     );
     let mut got = vec![0i8; HO * HO * CO];
-    super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, 0, 0>(&x, &wo, &po, &mut got);
-    assert_eq!(got, want, "conv {H}x{H}x{CI} -> {CO} s{S}");
+    super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(&x, &wo, &po, &mut got);
+    assert_eq!(got, want, "conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    assert!(
+        want.iter().any(|&v| v != want[0]),
+        "a constant output tests little"
+    );
 }
 
 #[test]
 fn conv_every_isa_matches_scalar() {
     let mut seed = 5;
-    conv_case::<9, 3, 32, 5, 2>(&mut seed, true);
-    conv_case::<6, 5, 13, 6, 1>(&mut seed, false);
-    conv_case::<8, 2, 72, 4, 2>(&mut seed, true);
+    // The AVX2 kernel's tiled path (a patch of at most 64 values, at most 64 channels): the
+    // stem's shape with TFLite's SAME padding, odd patch lengths, a channel tail, borders.
+    conv_case::<9, 3, 32, 5, 2, 1>(&mut seed, true);
+    conv_case::<9, 3, 32, 5, 2, 1>(&mut seed, false);
+    conv_case::<9, 3, 32, 5, 2, 0>(&mut seed, true);
+    conv_case::<6, 5, 13, 6, 1, 0>(&mut seed, false);
+    conv_case::<7, 7, 64, 7, 1, 1>(&mut seed, false);
+    conv_case::<5, 1, 3, 3, 2, 1>(&mut seed, true);
+    // Its broadcast path: more channels, longer patches.
+    conv_case::<8, 2, 72, 4, 2, 0>(&mut seed, true);
+    conv_case::<5, 8, 16, 5, 1, 1>(&mut seed, false);
 }
 
 #[test]

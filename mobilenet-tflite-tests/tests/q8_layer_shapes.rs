@@ -1,0 +1,288 @@
+//! Every int8 SIMD kernel against its scalar twin on every layer shape of the imported models
+//! (the repository's tiny model always, the released MobileNets of `../shared` when present;
+//! build.rs generates the list from their specs), with the exact const generics the generated
+//! code instantiates, for every instruction set this CPU supports. Weights, quantization and
+//! inputs are random (TFLite's two weight schemes: `u8` per tensor, `i8` per channel); outputs
+//! must be equal. Each ISA is forced and the test fails if its kernels did not run.
+
+use std::sync::Mutex;
+
+use mobilenet_runtime::kernels::{self, Isa};
+use mobilenet_runtime::pack::SrcLayout;
+use mobilenet_runtime::quant::{
+    add_params, conv_len, depthwise_len, pack_conv, pack_depthwise, pack_pointwise, pointwise_len,
+    QuantParams, WeightQuant,
+};
+use mobilenet_runtime::{ACT_NONE, ACT_RELU6};
+
+mod shapes {
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/q8_layer_shapes.rs"));
+}
+
+/// ISA forcing is process-wide: one forced section at a time.
+static ISA_LOCK: Mutex<()> = Mutex::new(());
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 32) as u32
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+    fn zero_point(&mut self) -> i32 {
+        (self.next() % 256) as i32 - 128
+    }
+}
+
+/// A seed per shape, so that every shape gets its own weights.
+fn seed(what: &str) -> Rng {
+    Rng(what.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    }))
+}
+
+/// Random quantization of a conv-like layer whose outputs each sum `k` products: per-channel
+/// `i8` or per-tensor `u8` weights, an output scale that keeps most outputs inside the range.
+struct Layer {
+    data: Vec<u8>,
+    scales: Vec<u8>,
+    zero_points: Vec<u8>,
+    bias: Vec<u8>,
+    input: QuantParams,
+    output: QuantParams,
+    act: u8,
+    unsigned: bool,
+}
+
+impl Layer {
+    fn new(rng: &mut Rng, n_weights: usize, k: usize, co: usize, unsigned: bool) -> Layer {
+        let w_scale = |r: &mut Rng| 0.002 + (r.next() % 1000) as f32 * 1e-5;
+        let scales: Vec<u8> = if unsigned {
+            w_scale(rng).to_le_bytes().to_vec()
+        } else {
+            (0..co).flat_map(|_| w_scale(rng).to_le_bytes()).collect()
+        };
+        let input = QuantParams {
+            scale: 0.02,
+            zero_point: rng.zero_point(),
+            unsigned: false,
+        };
+        // A sum of k products of magnitude ~64 x ~64, spread over ~40 output steps.
+        let output = QuantParams {
+            scale: 0.02 * 0.007 * (k as f32).sqrt() * 64.0 * 64.0 / 40.0,
+            zero_point: rng.zero_point(),
+            unsigned: false,
+        };
+        Layer {
+            data: rng.bytes(n_weights),
+            zero_points: if unsigned {
+                vec![(rng.next() % 256) as u8]
+            } else {
+                vec![0; co]
+            },
+            scales,
+            bias: (0..co)
+                .flat_map(|_| ((rng.next() % 20001) as i32 - 10000).to_le_bytes())
+                .collect(),
+            input,
+            output,
+            act: if rng.next() % 2 == 0 {
+                ACT_RELU6
+            } else {
+                ACT_NONE
+            },
+            unsigned,
+        }
+    }
+    fn weights(&self, layout: SrcLayout) -> WeightQuant<'_> {
+        WeightQuant {
+            data: &self.data,
+            layout,
+            unsigned: self.unsigned,
+            scales: &self.scales,
+            zero_points: &self.zero_points,
+        }
+    }
+}
+
+/// Runs `f` with the scalar kernels, then with every other supported ISA forced: outputs must
+/// be equal, and on x86 the AVX2 int8 kernels (which every SIMD ISA there selects) must run.
+fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
+    let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    kernels::force_isa(Isa::Scalar).unwrap();
+    let mut want = vec![0i8; out_len];
+    f(&mut want);
+    assert!(
+        out_len < 8 || want.iter().any(|&v| v != want[0]),
+        "{what}: a constant output tests little"
+    );
+    for isa in Isa::ALL
+        .into_iter()
+        .filter(|i| *i != Isa::Scalar && i.is_supported())
+    {
+        kernels::force_isa(isa).unwrap();
+        let before = kernels::calls(Isa::Avx2);
+        let mut got = vec![0x55u8 as i8; out_len];
+        f(&mut got);
+        if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
+            assert!(
+                kernels::calls(Isa::Avx2) > before,
+                "{what}: the AVX2 int8 kernel did not run with {isa} forced"
+            );
+        }
+        if let Some(j) = (0..out_len).find(|&j| got[j] != want[j]) {
+            panic!(
+                "{what} [{isa}] element {j}: {} vs scalar {}",
+                got[j], want[j]
+            );
+        }
+    }
+    kernels::force_isa(Isa::Scalar).unwrap();
+}
+
+fn input(rng: &mut Rng, n: usize) -> Vec<i8> {
+    rng.bytes(n).into_iter().map(|b| b as i8).collect()
+}
+
+fn check_q8_pointwise<const HW: usize, const CI: usize, const CO: usize>() {
+    for unsigned in [false, true] {
+        let what = format!("q8_pointwise::<{HW}, {CI}, {CO}> u8 weights {unsigned}");
+        let mut rng = seed(&what);
+        let l = Layer::new(&mut rng, CI * CO, CI, CO, unsigned);
+        let (wl, pl) = pointwise_len(CI, CO);
+        let (mut w, mut p) = (vec![0.0; wl], vec![0.0; pl]);
+        pack_pointwise(
+            &l.weights(SrcLayout::Hwio),
+            &l.bias,
+            &l.input,
+            &l.output,
+            l.act,
+            [CI, CO],
+            &mut w,
+            &mut p,
+        )
+        .expect("valid quantization");
+        let x = input(&mut rng, HW * CI);
+        compare(&what, HW * CO, |out| {
+            kernels::q8_pointwise::<HW, CI, CO>(&x, &w, &p, out)
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_q8_depthwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>() {
+    for unsigned in [false, true] {
+        let what = format!(
+            "q8_depthwise::<{H}, {W}, {C}, {HO}, {WO}, {KH}, {KW}, {SH}, {SW}, {PT}, {PL}> u8 weights {unsigned}"
+        );
+        let mut rng = seed(&what);
+        let l = Layer::new(&mut rng, KH * KW * C, KH * KW, C, unsigned);
+        let (wl, pl) = depthwise_len(KH, KW, C);
+        let (mut w, mut p) = (vec![0.0; wl], vec![0.0; pl]);
+        pack_depthwise(
+            &l.weights(SrcLayout::Hwc1),
+            &l.bias,
+            &l.input,
+            &l.output,
+            l.act,
+            [KH, KW, C],
+            &mut w,
+            &mut p,
+        )
+        .expect("valid quantization");
+        let x = input(&mut rng, H * W * C);
+        compare(&what, HO * WO * C, |out| {
+            kernels::q8_depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(&x, &w, &p, out)
+        });
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_q8_conv2d<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>() {
+    for unsigned in [false, true] {
+        let what = format!(
+            "q8_conv2d::<{H}, {W}, {CI}, {HO}, {WO}, {CO}, {KH}, {KW}, {SH}, {SW}, {PT}, {PL}> u8 weights {unsigned}"
+        );
+        let mut rng = seed(&what);
+        let l = Layer::new(&mut rng, KH * KW * CI * CO, KH * KW * CI, CO, unsigned);
+        let (wl, pl) = conv_len(KH, KW, CI, CO);
+        let (mut w, mut p) = (vec![0.0; wl], vec![0.0; pl]);
+        pack_conv(
+            &l.weights(SrcLayout::Hwio),
+            &l.bias,
+            &l.input,
+            &l.output,
+            l.act,
+            [KH, KW, CI, CO],
+            &mut w,
+            &mut p,
+        )
+        .expect("valid quantization");
+        let x = input(&mut rng, H * W * CI);
+        compare(&what, HO * WO * CO, |out| {
+            kernels::q8_conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(&x, &w, &p, out)
+        });
+    }
+}
+
+fn check_q8_add<const N: usize>() {
+    let what = format!("q8_add::<{N}>");
+    let mut rng = seed(&what);
+    let q = |rng: &mut Rng, scale: f32| QuantParams {
+        scale,
+        zero_point: rng.zero_point(),
+        unsigned: false,
+    };
+    let (a, b, o) = (q(&mut rng, 0.03), q(&mut rng, 0.05), q(&mut rng, 0.06));
+    let mut p = vec![0.0; mobilenet_runtime::quant::ADD_PARAMS];
+    add_params(&a, &b, &o, ACT_NONE, &mut p).expect("valid quantization");
+    let (xa, xb) = (input(&mut rng, N), input(&mut rng, N));
+    compare(&what, N, |out| kernels::q8_add::<N>(&xa, &xb, &[], &p, out));
+}
+
+#[test]
+fn every_int8_kernel_matches_scalar_on_every_imported_layer_shape() {
+    eprintln!(
+        "{} int8 kernel shapes{}",
+        shapes::SHAPES,
+        if cfg!(tflite_models) {
+            ""
+        } else {
+            " (the tiny model's only: ../shared's models are not here)"
+        }
+    );
+    assert!(shapes::SHAPES > 0, "build.rs found no int8 kernel shapes");
+    shapes::check_all_layer_shapes();
+}
