@@ -74,16 +74,28 @@ impl Layer {
             zero_point: rng.zero_point(),
             unsigned: false,
         };
-        // A sum of k products of magnitude ~64 x ~64, spread over ~40 output steps.
+        // A sum of k products (inputs ~64 from their zero point; `i8` weights ~64, `u8`
+        // weights ~128 from theirs), spread over ~40 output steps.
+        let w = if unsigned { 128.0 } else { 64.0 };
+        let scale = 0.02 * 0.007 * (k as f32).sqrt() * 64.0 * w / 40.0;
+        // Half the layers with ReLU6 (TFLite's: zero point at the bottom of the range, 6.0
+        // within it), half without an activation.
+        let relu6 = rng.next() % 2 == 0;
         let output = QuantParams {
-            scale: 0.02 * 0.007 * (k as f32).sqrt() * 64.0 * 64.0 / 40.0,
-            zero_point: rng.zero_point(),
+            scale,
+            zero_point: if relu6 {
+                -128 + (rng.next() % 8) as i32
+            } else {
+                rng.zero_point()
+            },
             unsigned: false,
         };
+        let act = if relu6 { ACT_RELU6 } else { ACT_NONE };
         Layer {
             data: rng.bytes(n_weights),
             zero_points: if unsigned {
-                vec![(rng.next() % 256) as u8]
+                // Random bytes center on 128: a zero point near it keeps the sums centered.
+                vec![(120 + rng.next() % 16) as u8]
             } else {
                 vec![0; co]
             },
@@ -93,11 +105,7 @@ impl Layer {
                 .collect(),
             input,
             output,
-            act: if rng.next() % 2 == 0 {
-                ACT_RELU6
-            } else {
-                ACT_NONE
-            },
+            act,
             unsigned,
         }
     }
@@ -121,7 +129,8 @@ fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
     f(&mut want);
     assert!(
         out_len < 8 || want.iter().any(|&v| v != want[0]),
-        "{what}: a constant output tests little"
+        "{what}: a constant output ({}) tests little",
+        want[0]
     );
     for isa in Isa::ALL
         .into_iter()
@@ -147,8 +156,12 @@ fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
     kernels::force_isa(Isa::Scalar).unwrap();
 }
 
-fn input(rng: &mut Rng, n: usize) -> Vec<i8> {
-    rng.bytes(n).into_iter().map(|b| b as i8).collect()
+/// `n` inputs within 64 of the zero point `zp` (a real activation's spread around 0.0; uniform
+/// bytes against a zero point far from their middle would bias every sum to one side).
+fn input(rng: &mut Rng, n: usize, zp: i32) -> Vec<i8> {
+    (0..n)
+        .map(|_| (zp + (rng.next() % 129) as i32 - 64).clamp(-128, 127) as i8)
+        .collect()
 }
 
 fn check_q8_pointwise<const HW: usize, const CI: usize, const CO: usize>() {
@@ -169,7 +182,7 @@ fn check_q8_pointwise<const HW: usize, const CI: usize, const CO: usize>() {
             &mut p,
         )
         .expect("valid quantization");
-        let x = input(&mut rng, HW * CI);
+        let x = input(&mut rng, HW * CI, l.input.zero_point);
         compare(&what, HW * CO, |out| {
             kernels::q8_pointwise::<HW, CI, CO>(&x, &w, &p, out)
         });
@@ -209,7 +222,7 @@ fn check_q8_depthwise<
             &mut p,
         )
         .expect("valid quantization");
-        let x = input(&mut rng, H * W * C);
+        let x = input(&mut rng, H * W * C, l.input.zero_point);
         compare(&what, HO * WO * C, |out| {
             kernels::q8_depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(&x, &w, &p, out)
         });
@@ -250,7 +263,7 @@ fn check_q8_conv2d<
             &mut p,
         )
         .expect("valid quantization");
-        let x = input(&mut rng, H * W * CI);
+        let x = input(&mut rng, H * W * CI, l.input.zero_point);
         compare(&what, HO * WO * CO, |out| {
             kernels::q8_conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(&x, &w, &p, out)
         });
@@ -268,7 +281,10 @@ fn check_q8_add<const N: usize>() {
     let (a, b, o) = (q(&mut rng, 0.03), q(&mut rng, 0.05), q(&mut rng, 0.06));
     let mut p = vec![0.0; mobilenet_runtime::quant::ADD_PARAMS];
     add_params(&a, &b, &o, ACT_NONE, &mut p).expect("valid quantization");
-    let (xa, xb) = (input(&mut rng, N), input(&mut rng, N));
+    let (xa, xb) = (
+        input(&mut rng, N, a.zero_point),
+        input(&mut rng, N, b.zero_point),
+    );
     compare(&what, N, |out| kernels::q8_add::<N>(&xa, &xb, &[], &p, out));
 }
 
