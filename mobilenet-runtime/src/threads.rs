@@ -38,6 +38,9 @@ struct Shared {
     epoch: AtomicUsize,
     /// Workers parked on `wake`.
     sleeping: AtomicUsize,
+    /// Workers that have started (`Pool::new` waits for all: a thread's start-up, which may
+    /// allocate inside std, then never overlaps a job).
+    started: AtomicUsize,
     /// A task panicked.
     panicked: AtomicBool,
     stop: AtomicBool,
@@ -83,12 +86,17 @@ impl Pool {
             active: AtomicUsize::new(0),
             epoch: AtomicUsize::new(0),
             sleeping: AtomicUsize::new(0),
+            started: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             lock: Mutex::new(()),
             wake: Condvar::new(),
         });
         let workers = spawn_workers(&shared, threads.max(1) - 1);
+        let mut spins = 0usize;
+        while shared.started.load(SeqCst) < workers.len() {
+            backoff(&mut spins);
+        }
         Pool {
             shared,
             workers,
@@ -184,6 +192,7 @@ fn backoff(spins: &mut usize) {
 #[cfg_attr(target_family = "wasm", allow(dead_code))]
 fn worker(s: &Shared) {
     let mut seen = s.epoch.load(SeqCst);
+    s.started.fetch_add(1, SeqCst);
     loop {
         // Wait for a new job: spin, then park.
         let mut spins = 0;

@@ -80,7 +80,7 @@ impl Layer {
         let scale = 0.02 * 0.007 * (k as f32).sqrt() * 64.0 * w / 40.0;
         // Half the layers with ReLU6 (TFLite's: zero point at the bottom of the range, 6.0
         // within it), half without an activation.
-        let relu6 = rng.next() % 2 == 0;
+        let relu6 = rng.next().is_multiple_of(2);
         let output = QuantParams {
             scale,
             zero_point: if relu6 {
@@ -299,6 +299,6 @@ fn every_int8_kernel_matches_scalar_on_every_imported_layer_shape() {
             " (the tiny model's only: ../shared's models are not here)"
         }
     );
-    assert!(shapes::SHAPES > 0, "build.rs found no int8 kernel shapes");
+    const { assert!(shapes::SHAPES > 0, "build.rs found no int8 kernel shapes") };
     shapes::check_all_layer_shapes();
 }
