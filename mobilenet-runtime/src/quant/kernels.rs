@@ -17,13 +17,13 @@ use crate::kernels::check_len;
 macro_rules! avx2_or_scalar {
     ($avx2:expr, $scalar:expr) => {{
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        if matches!(
-            crate::kernels::active_isa(),
-            crate::kernels::Isa::Avx2 | crate::kernels::Isa::Avx512
-        ) {
+        // Every x86 instruction set but scalar implies AVX2 (AVX-512 and its emulation too).
+        if !matches!(crate::kernels::active_isa(), crate::kernels::Isa::Scalar) {
             crate::kernels::count_q8(crate::kernels::Isa::Avx2);
-            // SAFETY: the active instruction set implies AVX2 on this CPU (`active_isa` returns
-            // supported sets only), and the callers checked every length first.
+            // SAFETY: the active instruction set is an x86 SIMD one, each of which requires
+            // AVX2 on this CPU (`active_isa` returns supported sets only: `avx2_supported()` for
+            // AVX2 and the emulation, `avx512_supported()` includes it), and the callers checked every
+            // length first.
             return unsafe { $avx2 };
         }
         crate::kernels::count_q8(crate::kernels::Isa::Scalar);
