@@ -1020,13 +1020,7 @@ unsafe fn conv2d_tiled<
 mod tests {
     use super::*;
     use crate::quant::multiply_by_quantized_multiplier;
-
-    fn lcg(seed: &mut u64) -> u32 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (*seed >> 32) as u32
-    }
+    use crate::quant::tests::lcg;
 
     fn vec8(v: [i32; 8]) -> __m256i {
         // SAFETY: an unaligned load of 8 words from an array of 8.
@@ -1052,7 +1046,8 @@ mod tests {
         let mut seed = 3;
         for round in 0..20_000 {
             let x: [i32; 8] = core::array::from_fn(|l| match (round + l) % 5 {
-                0 => lcg(&mut seed) as i32,
+                // `lcg` gives 31 bits: two of them for every bit pattern.
+                0 => ((lcg(&mut seed) << 1) ^ lcg(&mut seed)) as i32,
                 1 => (lcg(&mut seed) % 2_000_001) as i32 - 1_000_000,
                 2 => [i32::MIN, i32::MAX, 0, -1, 1][lcg(&mut seed) as usize % 5],
                 _ => (lcg(&mut seed) % 20_001) as i32 - 10_000,
@@ -1060,7 +1055,7 @@ mod tests {
             let mult: [i32; 8] = core::array::from_fn(|_| match lcg(&mut seed) % 8 {
                 0 => 0,
                 1 => i32::MAX,
-                _ => (1 << 30) + (lcg(&mut seed) >> 2) as i32,
+                _ => (1 << 30) + (lcg(&mut seed) >> 1) as i32,
             });
             let shift: [i32; 8] = core::array::from_fn(|_| match lcg(&mut seed) % 4 {
                 0 => (lcg(&mut seed) % 32) as i32,

@@ -128,12 +128,10 @@ pub(crate) fn softmax(
     // Everything below depends on `v` only through `max - v` (0..=255): each distinct value's
     // exponential is computed once, into a table by `max - v`, then its output byte.
     let lowest = (min - max).max(diff_min);
+    // Table entries in use: differences 0 down to `lowest`.
+    let used = (1 - lowest).max(0) as usize;
     let mut exps = [0i32; 256];
-    for (k, e) in exps
-        .iter_mut()
-        .enumerate()
-        .take((1 - lowest).max(0) as usize)
-    {
+    for (k, e) in exps.iter_mut().enumerate().take(used) {
         let diff = -(k as i32);
         *e = exp_on_negative_values::<5>(mul(
             diff.wrapping_mul(1i32 << input_left_shift),
@@ -152,11 +150,7 @@ pub(crate) fn softmax(
     }
     let (shifted_scale, num_bits_over_unit) = reciprocal(sum_of_exps, ACCUMULATION_INTEGER_BITS);
     let mut bytes = [-128i8; 256];
-    for (b, &e) in bytes
-        .iter_mut()
-        .zip(&exps)
-        .take((1 - lowest).max(0) as usize)
-    {
+    for (b, &e) in bytes.iter_mut().zip(&exps).take(used) {
         let exponent = num_bits_over_unit + 31 - OUTPUT_BITS;
         let prod = mul(shifted_scale, e);
         // TFLite aborts beyond 31 (a sum of exponentials of 512 or more: hundreds of classes

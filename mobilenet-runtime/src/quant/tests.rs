@@ -58,7 +58,8 @@ fn activation_ranges() {
 }
 
 /// A deterministic generator for test data.
-fn lcg(seed: &mut u64) -> u32 {
+/// The quantized kernels' tests' random numbers (also the AVX2 module's).
+pub(super) fn lcg(seed: &mut u64) -> u32 {
     *seed = seed
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
