@@ -9,6 +9,7 @@ fn main() {
     let out = std::env::var("OUT_DIR").expect("OUT_DIR");
     println!("cargo:rerun-if-changed=build.rs");
     let mut shapes = Vec::new();
+    import_vww(&out, &mut shapes);
     import_tflite_models(&out, &mut shapes);
     write_q8_layer_shapes(&out, &shapes);
 }
@@ -57,10 +58,31 @@ const TFLITE_MODELS: &[(&str, &[&str])] = &[
 ];
 
 /// The models `bench/peers.py --int8` compares (with `MOBILENET_TFLITE_FLOAT` set, their
-/// dequantized float networks are imported too).
+/// dequantized float networks are imported too; v1 0.25/128's always is, for the test of the
+/// dequantized import against ONNX Runtime).
 const FLOAT_MODELS: &[&str] = &["q_v1_025_128", "q_v1_100_224", "q_v2_ptq_224"];
 
-/// Imports one model (its files' bytes) into `OUT_DIR/<name>.toml` and `.safetensors`.
+/// MLTK's int8 visual wake words model, fetched into `models/` by `scripts/fetch_real_model.sh`:
+/// imported as `q_vww` and, dequantized, as `f_vww` (`cfg(vww_model)`).
+fn import_vww(out: &str, shapes: &mut Vec<String>) {
+    let path = "../models/visual_wake_words.tflite";
+    if !mobilenet_compiler::build::optional_file_cfg(
+        "vww_model",
+        path,
+        "TFLITE_VWW",
+        "run scripts/fetch_real_model.sh",
+    ) {
+        return;
+    }
+    println!("cargo:rerun-if-changed={path}");
+    let bytes = vec![(path.to_string(), std::fs::read(path).expect("read the model"))];
+    import_one(out, "q_vww", &bytes, false, shapes);
+    import_one(out, "f_vww", &bytes, true, shapes);
+}
+
+/// Imports one model (its files' bytes) into `OUT_DIR/<name>.toml` and `.safetensors`; a
+/// dequantized one also gets `<name>.json`, its analysed network (`mobilenet report --format
+/// json`), from which `scripts/onnx_reference.py` builds the same network for ONNX Runtime.
 fn import_one(
     out: &str,
     name: &str,
@@ -81,6 +103,15 @@ fn import_one(
         &imported.weights,
     )
     .expect("write weights");
+    if dequantize {
+        let net = mobilenet_compiler::compile_file(&spec)
+            .unwrap_or_else(|d| panic!("{}:\n{d}", spec.display()));
+        std::fs::write(
+            Path::new(out).join(format!("{name}.json")),
+            mobilenet_compiler::report::json(&net),
+        )
+        .expect("write the report");
+    }
     collect_q8_shapes(&spec, shapes);
 }
 
@@ -145,8 +176,9 @@ fn import_tflite_models(out: &str, shapes: &mut Vec<String>) {
             .collect();
         import_one(out, name, &bytes, false, shapes);
         // `bench/peers.py --int8` times our float network on the same model too: its
-        // dequantized import (`f_` instead of `q_`), built only when asked for.
-        if float && FLOAT_MODELS.contains(name) {
+        // dequantized import (`f_` instead of `q_`), built only when asked for (the small
+        // v1 0.25/128's always: tests/tflite_models.rs runs it against ONNX Runtime).
+        if (float && FLOAT_MODELS.contains(name)) || *name == "q_v1_025_128" {
             import_one(out, &name.replacen("q_", "f_", 1), &bytes, true, shapes);
         }
         let paths: Vec<String> = files

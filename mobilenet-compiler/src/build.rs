@@ -261,8 +261,9 @@ impl Builder {
 /// macro can then use `weights = "$<env_name>"`). If it is missing and the environment variable
 /// `MOBILENET_REQUIRE_REAL_WEIGHTS` is set (CI), fail the build with `hint`; otherwise print a
 /// cargo warning, and the gated tests are not compiled (the crate should mark a placeholder test
-/// `#[ignore]` with the reason, so the skip shows in the test summary).
-pub fn optional_file_cfg(cfg_name: &str, path: &str, env_name: &str, hint: &str) {
+/// `#[ignore]` with the reason, so the skip shows in the test summary). Returns whether the file
+/// is there.
+pub fn optional_file_cfg(cfg_name: &str, path: &str, env_name: &str, hint: &str) -> bool {
     println!("cargo::rustc-check-cfg=cfg({cfg_name})");
     println!("cargo:rerun-if-env-changed=MOBILENET_REQUIRE_REAL_WEIGHTS");
     let base = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()));
@@ -275,6 +276,7 @@ pub fn optional_file_cfg(cfg_name: &str, path: &str, env_name: &str, hint: &str)
         let abs = std::fs::canonicalize(&full).unwrap_or(full);
         println!("cargo:rustc-cfg={cfg_name}");
         println!("cargo:rustc-env={env_name}={}", abs.display());
+        true
     } else if std::env::var_os("MOBILENET_REQUIRE_REAL_WEIGHTS").is_some() {
         panic!(
             "{} is missing and MOBILENET_REQUIRE_REAL_WEIGHTS is set: {hint}",
@@ -285,5 +287,6 @@ pub fn optional_file_cfg(cfg_name: &str, path: &str, env_name: &str, hint: &str)
             "cargo:warning={} not found: tests that need it are skipped ({hint})",
             full.display()
         );
+        false
     }
 }

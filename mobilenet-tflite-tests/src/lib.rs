@@ -46,20 +46,39 @@ pub mod models {
     );
 }
 
-/// The dequantized (float) imports of three of [`models`], for `bench/peers.py --int8`'s "our
-/// float on the same network" row: built with `MOBILENET_TFLITE_FLOAT` set.
-#[cfg(all(tflite_models, tflite_float))]
+/// MLTK's int8 visual wake words MobileNet v1 0.25/96 (`models/visual_wake_words.tflite`,
+/// from `scripts/fetch_real_model.sh`), and its dequantized (float) import.
+#[cfg(vww_model)]
+pub mod vww {
+    mobilenet_macros::mobilenet!(
+        spec = "$OUT_DIR/q_vww.toml",
+        weights = "$OUT_DIR/q_vww.safetensors",
+        name = "q_vww"
+    );
+    mobilenet_macros::mobilenet!(
+        spec = "$OUT_DIR/f_vww.toml",
+        weights = "$OUT_DIR/f_vww.safetensors",
+        name = "f_vww"
+    );
+}
+
+/// The dequantized (float) imports of [`models`]: v1 0.25/128's always (tested against ONNX
+/// Runtime); v1 1.0/224's and v2 PTQ's, for `bench/peers.py --int8`'s "our float on the same
+/// network" rows, with `MOBILENET_TFLITE_FLOAT` set.
+#[cfg(tflite_models)]
 pub mod float_models {
     mobilenet_macros::mobilenet!(
         spec = "$OUT_DIR/f_v1_025_128.toml",
         weights = "$OUT_DIR/f_v1_025_128.safetensors",
         name = "f_v1_025_128"
     );
+    #[cfg(tflite_float)]
     mobilenet_macros::mobilenet!(
         spec = "$OUT_DIR/f_v1_100_224.toml",
         weights = "$OUT_DIR/f_v1_100_224.safetensors",
         name = "f_v1_100_224"
     );
+    #[cfg(tflite_float)]
     mobilenet_macros::mobilenet!(
         spec = "$OUT_DIR/f_v2_ptq_224.toml",
         weights = "$OUT_DIR/f_v2_ptq_224.safetensors",

@@ -2,7 +2,11 @@
 //! with `mobilenet import tflite`'s library function and compiled with the macro, against
 //! LiteRT on the same input bytes: its reference kernels (`OpResolverType.BUILTIN_REF`) must
 //! give exactly our outputs (0 quantized units of difference), and its default path (XNNPACK)
-//! is reported beside. Also top-1/top-5 on the labelled ImageNet validation images.
+//! is reported beside. Also top-1/top-5 on the labelled ImageNet validation images. MLTK's
+//! visual wake words model (`models/`, from `scripts/fetch_real_model.sh`: no `../shared`
+//! needed) the same way, on the repository's photos and random inputs. The dequantized imports
+//! (`--dequantize`: the same models as float networks) against ONNX Runtime running the same
+//! networks and weights (`scripts/onnx_reference.py`).
 //!
 //! LiteRT runs in a child process (`scripts/tflite_reference.py`, Python with `ai-edge-litert`:
 //! `.ci/run` installs it). Without `../shared` the tests are skipped (build.rs says so); with it,
@@ -16,16 +20,18 @@ use npyz::WriterBuilder;
 
 use mobilenet_tflite_tests::tiny_int8;
 
-fn python() -> Option<String> {
+/// A Python interpreter that can import `modules`, or `None` (a skip, or a failure with
+/// `MOBILENET_REQUIRE_TFLITE` set) with what to install.
+fn python_with(modules: &str) -> Option<String> {
     let py = std::env::var("MOBILENET_PYTHON").unwrap_or_else(|_| "python3".into());
     let ok = Command::new(&py)
-        .args(["-c", "import ai_edge_litert, numpy"])
+        .args(["-c", &format!("import {modules}")])
         .status()
         .is_ok_and(|s| s.success());
     if ok {
         return Some(py);
     }
-    let msg = format!("`{py}` cannot import ai_edge_litert and numpy (pip install -r bench/requirements.txt, or set MOBILENET_PYTHON)");
+    let msg = format!("`{py}` cannot import {modules} (pip install -r bench/requirements.txt, or set MOBILENET_PYTHON)");
     if std::env::var_os("MOBILENET_REQUIRE_TFLITE").is_some() {
         panic!("{msg}, and MOBILENET_REQUIRE_TFLITE is set");
     }
@@ -33,30 +39,55 @@ fn python() -> Option<String> {
     None
 }
 
-/// LiteRT's outputs on `inputs` (N x side x side x 3), `reference`: its reference kernels.
-fn litert(
+fn python() -> Option<String> {
+    python_with("ai_edge_litert, numpy")
+}
+
+/// Python with ONNX Runtime and what `scripts/onnx_reference.py` needs.
+fn python_ort() -> Option<String> {
+    python_with("onnx, onnxruntime, safetensors, numpy")
+}
+
+/// `inputs` (N x side x side x 3) as a `.npy` file.
+fn write_npy<T: npyz::AutoSerialize + Copy>(path: &Path, inputs: &[Vec<T>], side: usize) {
+    let mut w = npyz::WriteOptions::<T>::new()
+        .default_dtype()
+        .shape(&[inputs.len() as u64, side as u64, side as u64, 3])
+        .writer(std::fs::File::create(path).unwrap())
+        .begin_nd()
+        .unwrap();
+    w.extend(inputs.iter().flatten().copied()).unwrap();
+    w.finish().unwrap();
+}
+
+fn read_npy<T: npyz::Deserialize>(path: &Path) -> Vec<T> {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    npy.into_vec::<T>().expect("outputs of the element type")
+}
+
+fn scratch_dir() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tflite");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// LiteRT's outputs on `inputs` (N x side x side x 3 quantized values), `reference`: its
+/// reference kernels.
+fn litert<T: npyz::AutoSerialize + npyz::Deserialize + Copy>(
     py: &str,
     models: &str,
-    inputs: &[Vec<u8>],
+    inputs: &[Vec<T>],
     side: usize,
     tag: &str,
     reference: bool,
-) -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tflite");
-    std::fs::create_dir_all(&dir).unwrap();
+) -> Vec<T> {
+    let dir = scratch_dir();
     let (inp, out) = (
         dir.join(format!("{tag}_in.npy")),
         dir.join(format!("{tag}_{reference}_out.npy")),
     );
-    let flat: Vec<u8> = inputs.iter().flatten().copied().collect();
-    let mut w = npyz::WriteOptions::<u8>::new()
-        .default_dtype()
-        .shape(&[inputs.len() as u64, side as u64, side as u64, 3])
-        .writer(std::fs::File::create(&inp).unwrap())
-        .begin_nd()
-        .unwrap();
-    w.extend(flat.iter().copied()).unwrap();
-    w.finish().unwrap();
+    write_npy(&inp, inputs, side);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../scripts/tflite_reference.py"
@@ -68,9 +99,75 @@ fn litert(
     }
     let st = cmd.status().expect("run python");
     assert!(st.success(), "{script} failed");
-    let bytes = std::fs::read(&out).unwrap();
-    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
-    npy.into_vec::<u8>().expect("u8 outputs")
+    read_npy(&out)
+}
+
+/// ONNX Runtime's outputs for a float network of ours (`<OUT_DIR>/<name>.json` and
+/// `.safetensors`, written by build.rs) on `inputs` (N x side x side x 3).
+fn onnx_runtime(py: &str, name: &str, inputs: &[Vec<f32>], side: usize) -> Vec<f32> {
+    let dir = scratch_dir();
+    let (inp, out) = (
+        dir.join(format!("{name}_ort_in.npy")),
+        dir.join(format!("{name}_ort_out.npy")),
+    );
+    write_npy(&inp, inputs, side);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/onnx_reference.py");
+    let net = Path::new(env!("OUT_DIR")).join(name);
+    let st = Command::new(py)
+        .arg(script)
+        .arg(net.with_extension("json"))
+        .arg(net.with_extension("safetensors"))
+        .arg(&inp)
+        .arg(&out)
+        .status()
+        .expect("run python");
+    assert!(st.success(), "{script} failed");
+    read_npy(&out)
+}
+
+/// Deterministic pseudo-random bytes (xorshift64 on the state `s`).
+fn random_bytes(n: usize, s: &mut u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            *s ^= *s << 13;
+            *s ^= *s >> 7;
+            *s ^= *s << 17;
+            (*s >> 56) as u8
+        })
+        .collect()
+}
+
+/// A photo as `side` x `side` RGB bytes: decoded, resized (bilinear). These bytes go to every
+/// engine.
+fn pixels(path: &Path, side: u32) -> Vec<u8> {
+    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    img.resize_exact(side, side, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .into_raw()
+}
+
+/// The index of the largest value (the first of equals).
+fn argmax<T: PartialOrd + Copy>(y: &[T]) -> usize {
+    (0..y.len()).fold(0, |b, i| if y[i] > y[b] { i } else { b })
+}
+
+/// Our float network against ONNX Runtime on `inputs`: the largest |difference| of any output.
+fn float_against_ort(py: &str, name: &str, ours: &[f32], inputs: &[Vec<f32>], side: usize) -> f32 {
+    let theirs = onnx_runtime(py, name, inputs, side);
+    assert_eq!(theirs.len(), ours.len(), "{name}: output count");
+    let c = ours.len() / inputs.len();
+    let mut max = 0f32;
+    for (i, (o, t)) in ours.chunks(c).zip(theirs.chunks(c)).enumerate() {
+        let d = o.iter().zip(t).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(d.is_finite(), "{name}: input {i}: non-finite output");
+        max = max.max(d);
+        let (a, b) = (argmax(o), argmax(t));
+        assert!(
+            a == b || (t[a] - t[b]).abs() <= 1e-5,
+            "{name}: input {i}: our top-1 {a}, ONNX Runtime's {b}"
+        );
+    }
+    max
 }
 
 /// The repository's tiny int8 model (every op kind the importer knows: QUANTIZE, CONV_2D,
@@ -81,16 +178,7 @@ fn tiny_int8_equals_litert() {
     let Some(py) = python() else { return };
     let mut s = 0x2545_f491_4f6c_dd1du64;
     let inputs: Vec<Vec<u8>> = (0..64)
-        .map(|_| {
-            (0..tiny_int8::INPUT_LEN)
-                .map(|_| {
-                    s ^= s << 13;
-                    s ^= s >> 7;
-                    s ^= s << 17;
-                    (s >> 56) as u8
-                })
-                .collect()
-        })
+        .map(|_| random_bytes(tiny_int8::INPUT_LEN, &mut s))
         .collect();
     let reference = litert(
         &py,
@@ -111,9 +199,9 @@ fn tiny_int8_equals_litert() {
 
 #[cfg(tflite_models)]
 mod models {
-    use std::path::{Path, PathBuf};
+    use std::path::PathBuf;
 
-    use super::{litert, python};
+    use super::{litert, pixels, python};
 
     use mobilenet_tflite_tests::models::*;
 
@@ -133,15 +221,6 @@ mod models {
             })
             .take(limit)
             .collect()
-    }
-
-    /// An image as the model's `u8` input: decoded, resized to `side` (bilinear), RGB. These
-    /// bytes go to both engines.
-    fn pixels(path: &Path, side: u32) -> Vec<u8> {
-        let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        img.resize_exact(side, side, image::imageops::FilterType::Triangle)
-            .to_rgb8()
-            .into_raw()
     }
 
     fn top_k(y: &[u8], k: usize) -> Vec<usize> {
@@ -239,6 +318,163 @@ mod models {
         "TFLITE_Q_V2_PTQ_224",
         224
     );
+
+    /// v1 0.25/128 imported with `--dequantize`, as a float network, against ONNX Runtime
+    /// running the same network and weights on the validation images (their dequantized input:
+    /// x = (pixel - 128) / 128, the file's input quantization); top-1 against the labels and
+    /// agreement with the int8 network reported.
+    #[test]
+    fn v1_025_128_dequantized_equals_onnxruntime() {
+        use mobilenet_tflite_tests::float_models::f_v1_025_128 as f;
+        let Some(py) = super::python_ort() else { return };
+        let imgs = images();
+        let q: Vec<Vec<u8>> = imgs.iter().map(|(p, _)| pixels(p, 128)).collect();
+        let inputs: Vec<Vec<f32>> = q
+            .iter()
+            .map(|x| x.iter().map(|&v| (f32::from(v) - 128.0) / 128.0).collect())
+            .collect();
+        let (fm, qm) = (f::Model::embedded(), q_v1_025_128::Model::embedded());
+        let (mut fs, mut qs) = (f::Model::new_scratch(), q_v1_025_128::Model::new_scratch());
+        let (mut ours, mut agree, mut top1) = (Vec::new(), 0, 0);
+        for ((x, xq), (_, label)) in inputs.iter().zip(&q).zip(&imgs) {
+            let mut y = [0f32; f::OUTPUT_LEN];
+            fm.forward(f::input_array(x).unwrap(), &mut y, &mut fs);
+            let mut yq = [0u8; q_v1_025_128::OUTPUT_LEN];
+            qm.forward(q_v1_025_128::input_array(xq).unwrap(), &mut yq, &mut qs);
+            agree += usize::from(super::argmax(&y) == top_k(&yq, 1)[0]);
+            top1 += usize::from(super::argmax(&y) == *label);
+            ours.extend_from_slice(&y);
+        }
+        let n = inputs.len();
+        let max = super::float_against_ort(&py, "f_v1_025_128", &ours, &inputs, 128);
+        eprintln!(
+            "f_v1_025_128: {n} images, against ONNX Runtime max |diff| {max:.2e}; top-1 {top1}/{n}; top-1 agreement with the int8 network {agree}/{n}"
+        );
+        assert!(max <= 1e-4, "f_v1_025_128: max |diff| {max} from ONNX Runtime");
+    }
+}
+
+/// The repository's photos (`examples/classify/images`) as `side` x `side` RGB bytes.
+fn photos(side: u32) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/classify/images");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, pixels(p, side))
+        })
+        .collect()
+}
+
+/// MLTK's visual wake words model (int8 MobileNet v1 0.25/96, a float input quantized by its
+/// first operator, a float output made by its last): needs `scripts/fetch_real_model.sh`, not
+/// `../shared`.
+#[cfg(vww_model)]
+mod vww {
+    use super::*;
+    use mobilenet_tflite_tests::vww::{f_vww, q_vww};
+
+    /// The photos and 60 random images, as the int8 values the model's `QUANTIZE` makes of
+    /// their pixel values (scale 1, zero point -128, as the imported spec's comment says).
+    fn inputs() -> (Vec<String>, Vec<Vec<i8>>) {
+        let (mut names, mut inputs): (Vec<String>, Vec<Vec<i8>>) = photos(96)
+            .into_iter()
+            .map(|(n, p)| (n, p.iter().map(|&b| (b ^ 0x80) as i8).collect()))
+            .unzip();
+        let mut s = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..60 {
+            names.push(format!("random {i}"));
+            let b = random_bytes(q_vww::INPUT_LEN, &mut s);
+            inputs.push(b.iter().map(|&b| b as i8).collect());
+        }
+        (names, inputs)
+    }
+
+    /// Ours equal LiteRT's reference kernels exactly; its default path (XNNPACK) reported.
+    #[test]
+    fn vww_int8_equals_litert() {
+        let Some(py) = python() else { return };
+        let (names, inputs) = inputs();
+        let reference = litert(&py, env!("TFLITE_VWW"), &inputs, 96, "vww", true);
+        let default = litert(&py, env!("TFLITE_VWW"), &inputs, 96, "vww", false);
+        let model = q_vww::Model::embedded();
+        let mut scratch = q_vww::Model::new_scratch();
+        let c = q_vww::OUTPUT_LEN;
+        let (mut max_def, mut agree_def) = (0, 0);
+        for (i, x) in inputs.iter().enumerate() {
+            let mut y = [0i8; q_vww::OUTPUT_LEN];
+            model.forward(q_vww::input_array(x).unwrap(), &mut y, &mut scratch);
+            assert_eq!(
+                &y[..],
+                &reference[i * c..(i + 1) * c],
+                "{}: ours differ from LiteRT's reference kernels",
+                names[i]
+            );
+            let d = &default[i * c..(i + 1) * c];
+            max_def = y
+                .iter()
+                .zip(d)
+                .map(|(&a, &b)| (i32::from(a) - i32::from(b)).abs())
+                .fold(max_def, i32::max);
+            agree_def += usize::from(argmax(&y) == argmax(d));
+            if !names[i].starts_with("random") {
+                // The softmax output's quantization: scale 1/256, zero point -128.
+                eprintln!(
+                    "vww: {}: person {:.3}",
+                    names[i],
+                    (f32::from(y[0]) + 128.0) / 256.0
+                );
+            }
+        }
+        eprintln!(
+            "vww: {} inputs equal LiteRT's reference kernels; against its default path max |diff| {max_def}, top-1 agreement {agree_def}/{}",
+            inputs.len(),
+            inputs.len()
+        );
+    }
+
+    /// The dequantized import (`--dequantize`) as a float network, against ONNX Runtime running
+    /// the same network and weights; top-1 agreement with the int8 network reported.
+    #[test]
+    fn vww_dequantized_equals_onnxruntime() {
+        let Some(py) = python_ort() else { return };
+        let (_, q) = inputs();
+        // The float input the file's QUANTIZE reads: x = q + 128.
+        let inputs: Vec<Vec<f32>> = q
+            .iter()
+            .map(|x| x.iter().map(|&v| f32::from(v) + 128.0).collect())
+            .collect();
+        let (fm, qm) = (f_vww::Model::embedded(), q_vww::Model::embedded());
+        let (mut fs, mut qs) = (f_vww::Model::new_scratch(), q_vww::Model::new_scratch());
+        let (mut ours, mut agree) = (Vec::new(), 0);
+        for (x, xq) in inputs.iter().zip(&q) {
+            let mut y = [0f32; f_vww::OUTPUT_LEN];
+            fm.forward(f_vww::input_array(x).unwrap(), &mut y, &mut fs);
+            let mut yq = [0i8; q_vww::OUTPUT_LEN];
+            qm.forward(q_vww::input_array(xq).unwrap(), &mut yq, &mut qs);
+            agree += usize::from(argmax(&y) == argmax(&yq));
+            ours.extend_from_slice(&y);
+        }
+        let max = float_against_ort(&py, "f_vww", &ours, &inputs, 96);
+        eprintln!(
+            "f_vww: {} inputs, against ONNX Runtime max |diff| {max:.2e}; top-1 agreement with the int8 network {agree}/{}",
+            inputs.len(),
+            inputs.len()
+        );
+        assert!(max <= 1e-4, "f_vww: max |diff| {max} from ONNX Runtime");
+    }
+}
+
+#[cfg(not(vww_model))]
+#[test]
+fn vww_model_skipped() {
+    eprintln!("skipped: models/visual_wake_words.tflite is not here (run scripts/fetch_real_model.sh)");
 }
 
 #[cfg(not(tflite_models))]

@@ -99,6 +99,7 @@ pub enum OpKind {
         beta: f32,
     },
     Quantize,
+    Dequantize,
     FullyConnected {
         act: i8,
     },
@@ -184,6 +185,7 @@ pub fn op_name(k: &OpKind) -> String {
         OpKind::Squeeze => "SQUEEZE".into(),
         OpKind::Softmax { .. } => "SOFTMAX".into(),
         OpKind::Quantize => "QUANTIZE".into(),
+        OpKind::Dequantize => "DEQUANTIZE".into(),
         OpKind::FullyConnected { .. } => "FULLY_CONNECTED".into(),
         OpKind::Other(n) => n.clone(),
     }
@@ -324,6 +326,9 @@ fn import_graph(g: &Graph<'_>, name: &str, opts: &Options) -> Result<Imported, S
             "# Quantized: every tensor's scale and zero point are in the weights file; the integer"
         );
         let _ = writeln!(spec, "# arithmetic follows TFLite's reference kernels.");
+        for note in &io.notes {
+            let _ = writeln!(spec, "# {note}");
+        }
     }
     let _ = writeln!(spec, "\n[model]\nname = \"{name}\"\ninput = [{h}, {w}, {c}]\nclasses = {classes}\nnaming = \"tf-slim\"");
     if classes == 1001 {
@@ -423,6 +428,22 @@ fn import_graph(g: &Graph<'_>, name: &str, opts: &Options) -> Result<Imported, S
 struct Io {
     input: i32,
     storage: TType,
+    /// What the spec's comments say about the graph's float boundary ops.
+    notes: Vec<String>,
+}
+
+/// `+ v` or `- |v|`, for formulas.
+fn signed(v: i64) -> String {
+    if v < 0 {
+        format!("- {}", v.unsigned_abs())
+    } else {
+        format!("+ {v}")
+    }
+}
+
+/// The spec's name of an element type.
+fn ty_name(t: TType) -> String {
+    format!("{t:?}").to_lowercase()
 }
 
 /// Recognise the graph's blocks, in order.
@@ -446,7 +467,9 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
         )
     })?;
     let mut cur = input;
+    let mut input = input;
     let mut storage = in_t.ty;
+    let mut notes = Vec::new();
     let mut blocks: Vec<Block> = Vec::new();
     let mut i = 0;
     let n = g.ops.len();
@@ -471,6 +494,25 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
                     g.input(i, 0).expect("quantize input"),
                     g.output(i).expect("quantize output"),
                 );
+                let per_tensor = |t: &Tensor<'_>| t.scale.len() == 1 && t.zero_point.len() == 1;
+                if i == 0
+                    && a.ty == TType::F32
+                    && matches!(b.ty, TType::U8 | TType::I8)
+                    && per_tensor(b)
+                {
+                    // A float input quantized in the graph: the network takes the quantized
+                    // tensor, and the spec says how to make it.
+                    storage = b.ty;
+                    input = out;
+                    notes.push(format!(
+                        "The file's f32 input is quantized by its operator 0 (QUANTIZE): this network takes that {} tensor, q = clamp(round(x / {}) {}).",
+                        ty_name(b.ty), b.scale[0], signed(b.zero_point[0])
+                    ));
+                    cur = out;
+                    used[i] = true;
+                    i += 1;
+                    continue;
+                }
                 let flip = a.scale == b.scale
                     && a.scale.len() == 1
                     && matches!(
@@ -486,6 +528,25 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
                 } else if i + 1 != n {
                     return Err(format!("{} converts between u8 and i8 inside the network: supported only at its input and output", at.op(i)));
                 }
+                cur = out;
+            }
+            OpKind::Dequantize => {
+                let (a, b) = (
+                    g.input(i, 0).expect("dequantize input"),
+                    g.output(i).expect("dequantize output"),
+                );
+                if i + 1 != n
+                    || b.ty != TType::F32
+                    || !matches!(a.ty, TType::U8 | TType::I8)
+                    || a.scale.len() != 1
+                    || a.zero_point.len() != 1
+                {
+                    return Err(format!("{} dequantizes {:?} to {:?}: supported only as the network's last operator, from a per-tensor u8 or i8 output", at.op(i), a.ty, b.ty));
+                }
+                notes.push(format!(
+                    "The file's last operator ({i}, DEQUANTIZE) turns the {} output into f32: this network gives the {} values q, x = {} * (q {}).",
+                    ty_name(a.ty), ty_name(a.ty), a.scale[0], signed(-a.zero_point[0])
+                ));
                 cur = out;
             }
             OpKind::Reshape | OpKind::Squeeze => {
@@ -651,7 +712,7 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
                 return Err(format!("{} is not the residual connection of an inverted residual block (expansion 1x1, depthwise, linear 1x1 projection, add)", at.op(i)));
             }
             OpKind::Other(name) => {
-                return Err(format!("{}: the op {name} is not supported (MobileNet import knows CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MEAN, FULLY_CONNECTED, RESHAPE, SQUEEZE, SOFTMAX and the u8/i8 QUANTIZE at the boundary)", at.op(i)));
+                return Err(format!("{}: the op {name} is not supported (MobileNet import knows CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MEAN, FULLY_CONNECTED, RESHAPE, SQUEEZE, SOFTMAX QUANTIZE and DEQUANTIZE at the boundary)", at.op(i)));
             }
         }
         used[i] = true;
@@ -666,7 +727,14 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
     if blocks.is_empty() {
         return Err(format!("`{}` has no layers", g.file));
     }
-    Ok((blocks, Io { input, storage }))
+    Ok((
+        blocks,
+        Io {
+            input,
+            storage,
+            notes,
+        },
+    ))
 }
 
 fn pair(a: usize, b: usize) -> String {

@@ -249,6 +249,7 @@ pub fn read<'a>(name: &str, bytes: &'a [u8]) -> Result<Graph<'a>, String> {
             (Some(fb::BuiltinOperator::Reshape), _) => OpKind::Reshape,
             (Some(fb::BuiltinOperator::Squeeze), _) => OpKind::Squeeze,
             (Some(fb::BuiltinOperator::Quantize), _) => OpKind::Quantize,
+            (Some(fb::BuiltinOperator::Dequantize), _) => OpKind::Dequantize,
             (
                 Some(
                     b @ (fb::BuiltinOperator::Conv2d
