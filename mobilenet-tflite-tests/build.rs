@@ -75,7 +75,10 @@ fn import_vww(out: &str, shapes: &mut Vec<String>) {
         return;
     }
     println!("cargo:rerun-if-changed={path}");
-    let bytes = vec![(path.to_string(), std::fs::read(path).expect("read the model"))];
+    let bytes = vec![(
+        path.to_string(),
+        std::fs::read(path).expect("read the model"),
+    )];
     import_one(out, "q_vww", &bytes, false, shapes);
     import_one(out, "f_vww", &bytes, true, shapes);
 }

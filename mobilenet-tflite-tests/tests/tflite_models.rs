@@ -158,7 +158,11 @@ fn float_against_ort(py: &str, name: &str, ours: &[f32], inputs: &[Vec<f32>], si
     let c = ours.len() / inputs.len();
     let mut max = 0f32;
     for (i, (o, t)) in ours.chunks(c).zip(theirs.chunks(c)).enumerate() {
-        let d = o.iter().zip(t).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let d = o
+            .iter()
+            .zip(t)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
         assert!(d.is_finite(), "{name}: input {i}: non-finite output");
         max = max.max(d);
         let (a, b) = (argmax(o), argmax(t));
@@ -326,7 +330,9 @@ mod models {
     #[test]
     fn v1_025_128_dequantized_equals_onnxruntime() {
         use mobilenet_tflite_tests::float_models::f_v1_025_128 as f;
-        let Some(py) = super::python_ort() else { return };
+        let Some(py) = super::python_ort() else {
+            return;
+        };
         let imgs = images();
         let q: Vec<Vec<u8>> = imgs.iter().map(|(p, _)| pixels(p, 128)).collect();
         let inputs: Vec<Vec<f32>> = q
@@ -350,7 +356,10 @@ mod models {
         eprintln!(
             "f_v1_025_128: {n} images, against ONNX Runtime max |diff| {max:.2e}; top-1 {top1}/{n}; top-1 agreement with the int8 network {agree}/{n}"
         );
-        assert!(max <= 1e-4, "f_v1_025_128: max |diff| {max} from ONNX Runtime");
+        assert!(
+            max <= 1e-4,
+            "f_v1_025_128: max |diff| {max} from ONNX Runtime"
+        );
     }
 }
 
@@ -474,7 +483,9 @@ mod vww {
 #[cfg(not(vww_model))]
 #[test]
 fn vww_model_skipped() {
-    eprintln!("skipped: models/visual_wake_words.tflite is not here (run scripts/fetch_real_model.sh)");
+    eprintln!(
+        "skipped: models/visual_wake_words.tflite is not here (run scripts/fetch_real_model.sh)"
+    );
 }
 
 #[cfg(not(tflite_models))]

@@ -55,6 +55,11 @@ pub enum InputErrorKind {
     UnknownFormat,
     /// The image is corrupt, truncated, or over the size limits.
     Image(image::ImageError),
+    /// The network does not take 3-channel images.
+    NotRgb {
+        /// Its input channels.
+        channels: usize,
+    },
 }
 
 impl fmt::Display for InputError {
@@ -84,6 +89,10 @@ impl fmt::Display for InputError {
                 "{p}: the image is too large to decode ({e}); at most {MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} \
                  pixels and {} MiB are accepted: downscale it first",
                 MAX_IMAGE_BYTES >> 20
+            ),
+            InputErrorKind::NotRgb { channels } => write!(
+                f,
+                "{p}: the network takes {channels} input channels, images are decoded to 3 (RGB)"
             ),
             InputErrorKind::Image(e) => write!(
                 f,
@@ -115,7 +124,9 @@ pub fn decode(name: &str, bytes: &[u8], shape: [usize; 3]) -> Result<Vec<f32>, I
     if bytes.starts_with(npy::MAGIC) || name.ends_with(".npy") {
         return decode_npy(bytes, shape).map_err(err);
     }
-    decode_image(bytes, shape).map_err(err)
+    decode_image(bytes, shape)
+        .map(|p| normalize(&p))
+        .map_err(err)
 }
 
 fn decode_npy(bytes: &[u8], [h, w, c]: [usize; 3]) -> Result<Vec<f32>, InputErrorKind> {
@@ -135,7 +146,7 @@ fn decode_npy(bytes: &[u8], [h, w, c]: [usize; 3]) -> Result<Vec<f32>, InputErro
     Ok(values)
 }
 
-fn decode_image(bytes: &[u8], [h, w, c]: [usize; 3]) -> Result<Vec<f32>, InputErrorKind> {
+fn decode_image(bytes: &[u8], [h, w, c]: [usize; 3]) -> Result<Vec<u8>, InputErrorKind> {
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(InputErrorKind::Io)?;
@@ -150,22 +161,91 @@ fn decode_image(bytes: &[u8], [h, w, c]: [usize; 3]) -> Result<Vec<f32>, InputEr
     reader.limits(limits);
     let img = reader.decode().map_err(InputErrorKind::Image)?.to_rgb8();
     debug_assert_eq!(c, 3, "images are decoded to RGB");
-    Ok(preprocess(&img, h as u32, w as u32))
+    Ok(crop_resize(&img, h as u32, w as u32))
 }
 
-/// The TF-slim release's preprocessing: the central square crop, resized to `h` x `w` with a
-/// bilinear (triangle) filter whose support widens with the shrink factor (antialiased, as
-/// Pillow's `resize(..., BILINEAR)`), scaled to [-1, 1] as (x - 127.5) / 127.5.
-pub fn preprocess(img: &image::RgbImage, h: u32, w: u32) -> Vec<f32> {
+/// Read the image at `path` as `shape`'s RGB bytes (`h x w x 3`, [`crop_resize`]d): the input of
+/// a quantized network, whose input quantization maps these bytes to its normalization (the
+/// released quantized MobileNets' `u8` input: x = (q - 128) / 128).
+pub fn load_pixels(path: &Path, [h, w, c]: [usize; 3]) -> Result<Vec<u8>, InputError> {
+    let name = path.display().to_string();
+    let err = |kind| InputError {
+        path: name.clone(),
+        kind,
+    };
+    let bytes = std::fs::read(path).map_err(|e| err(InputErrorKind::Io(e)))?;
+    if c != 3 {
+        return Err(err(InputErrorKind::NotRgb { channels: c }));
+    }
+    decode_image(&bytes, [h, w, c]).map_err(err)
+}
+
+/// The central square crop of `img`, resized to `h` x `w` with a bilinear (triangle) filter
+/// whose support widens with the shrink factor (antialiased, as Pillow's `resize(..., BILINEAR)`).
+pub fn crop_resize(img: &image::RgbImage, h: u32, w: u32) -> Vec<u8> {
     let side = img.width().min(img.height());
     let (x0, y0) = ((img.width() - side) / 2, (img.height() - side) / 2);
     let square = image::imageops::crop_imm(img, x0, y0, side, side).to_image();
-    let resized = image::imageops::resize(&square, w, h, FilterType::Triangle);
-    resized
-        .as_raw()
-        .iter()
-        .map(|&x| (x as f32 - 127.5) / 127.5)
-        .collect()
+    image::imageops::resize(&square, w, h, FilterType::Triangle).into_raw()
+}
+
+/// The TF-slim release's preprocessing: [`crop_resize`], then scaled to [-1, 1] as
+/// (x - 127.5) / 127.5.
+pub fn preprocess(img: &image::RgbImage, h: u32, w: u32) -> Vec<f32> {
+    normalize(&crop_resize(img, h, w))
+}
+
+/// RGB bytes scaled to [-1, 1] as (x - 127.5) / 127.5.
+pub fn normalize(pixels: &[u8]) -> Vec<f32> {
+    pixels.iter().map(|&x| (x as f32 - 127.5) / 127.5).collect()
+}
+
+/// A labelled image folder for `classify --val`: `DIR/labels.txt` with a `<file> <label>` line per
+/// image (the label a class index of the network's output), the files in `DIR/images/` (or
+/// `DIR/` itself).
+pub fn read_val_dir(dir: &Path) -> Result<Vec<(std::path::PathBuf, usize)>, String> {
+    let list = dir.join("labels.txt");
+    let text = std::fs::read_to_string(&list).map_err(|e| {
+        format!(
+            "{}: cannot read the label list: {e}; a --val folder holds labels.txt with a `<file> <class index>` line per image",
+            list.display()
+        )
+    })?;
+    let images = if dir.join("images").is_dir() {
+        dir.join("images")
+    } else {
+        dir.to_path_buf()
+    };
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let parsed = line
+            .rsplit_once(char::is_whitespace)
+            .and_then(|(f, l)| Some((f.trim(), l.parse::<usize>().ok()?)));
+        let Some((file, label)) = parsed else {
+            return Err(format!(
+                "{}:{}: `{line}` is not `<file> <class index>`",
+                list.display(),
+                n + 1
+            ));
+        };
+        out.push((images.join(file), label));
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no images listed", list.display()));
+    }
+    Ok(out)
+}
+
+/// The indices of the `k` largest scores, largest first (the lower index first among equals).
+pub fn top_k(scores: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order.truncate(k);
+    order
 }
 
 #[cfg(test)]
@@ -208,6 +288,30 @@ mod tests {
             "x.npy: element 7 is NaN; the network's input must be finite (check the preprocessing that wrote \
              the array)"
         );
+    }
+
+    #[test]
+    fn val_dir_labels() {
+        let dir = std::env::temp_dir().join(format!("classify_val_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("labels.txt"), "a.jpg 3\n\n# note\nb c.png 17\n").unwrap();
+        let got = read_val_dir(&dir).unwrap();
+        assert_eq!(got, vec![(dir.join("a.jpg"), 3), (dir.join("b c.png"), 17)]);
+        std::fs::write(dir.join("labels.txt"), "a.jpg cat\n").unwrap();
+        let e = read_val_dir(&dir).unwrap_err();
+        assert!(
+            e.ends_with("labels.txt:1: `a.jpg cat` is not `<file> <class index>`"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+        let e = read_val_dir(&dir).unwrap_err();
+        assert!(e.contains("cannot read the label list"), "{e}");
+    }
+
+    #[test]
+    fn top_k_orders_scores() {
+        assert_eq!(top_k(&[0.1, 0.7, 0.7, -1.0, 0.3], 3), vec![1, 2, 4]);
+        assert_eq!(top_k(&[1.0], 5), vec![0]);
     }
 
     #[test]
