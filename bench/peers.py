@@ -72,9 +72,8 @@ NETWORKS: dict[str, dict] = {
 WEIGHTS_SEED = 1
 INPUT_SEED = 0
 ENGINES = ["ours", "onnxruntime", "openvino", "litert"]
-# Threads every peer runs one inference on (--threads). Ours runs one image on one thread
-# (splitting a forward over threads is not built yet); its batch throughput is the
-# `throughput` tool's.
+# Threads every engine runs one inference on (--threads): ours with `forward_parallel` on a
+# pool of that many threads. Batch throughput is the `throughput` tool's.
 THREADS = 1
 
 
@@ -527,7 +526,8 @@ def measure(engine: Engine, warmup: int, iters: int) -> list[float]:
 
 
 def run_ours(name: str, weights: Path, input_path: Path, iters: int) -> dict:
-    cmd = [str(RELEASE / "timing"), name, "--weights", str(weights), "--input", str(input_path), "--iters", str(iters)]
+    cmd = [str(RELEASE / "timing"), name, "--weights", str(weights), "--input", str(input_path), "--iters", str(iters),
+           "--threads", str(THREADS)]
     return last_json_line(run(cmd))
 
 
@@ -677,7 +677,7 @@ def bench_network(name: str, cfg: dict, args, tmp: Path, peak: float | None) -> 
             "min_ms": mn,
             "rounds": per_round[eng],
             "gflops": gflops,
-            "share_of_peak": gflops / peak if peak else None,
+            "share_of_peak": gflops / (peak * THREADS) if peak else None,
             "ours_over_peer": (ours_med / med) if ours_med else None,
             "top5": top_k(outputs[eng]),
         }
@@ -776,7 +776,7 @@ def main() -> int:
     ap.add_argument("--json", metavar="OUT", help="write the results as JSON")
     ap.add_argument("--threads", type=int, default=1, help="threads per inference for the peers (ORT "
                     "intra_op_num_threads, LiteRT num_threads, OpenVINO INFERENCE_NUM_THREADS; default 1); "
-                    "ours runs one image on one thread")
+                    "ours: forward_parallel on a pool of N threads")
     ap.add_argument("--keep-models", metavar="DIR", help="copy the generated .onnx and .tflite files here")
     args = ap.parse_args()
     if "ours" not in args.engines:
@@ -823,7 +823,8 @@ def main() -> int:
     print(f"single-core f32 FMA peak (target/release/peak, {peak_json.get('isa')}): "
           + (f"{peak:.1f} GFLOP/s" if peak else "unknown"))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    print(f"all engines single-threaded; {args.warmup} warm-up runs (ours: 10), {args.iters} timed runs"
+    threads = "single-threaded" if THREADS == 1 else f"on {THREADS} threads (% peak: of {THREADS} x the single-core peak)"
+    print(f"all engines {threads}; {args.warmup} warm-up runs (ours: 10), {args.iters} timed runs"
           f"{f', {args.repeat} rounds' if args.repeat > 1 else ''}; "
           f"ours/peer = our median time / the peer's (< 1: ours is faster)", flush=True)
 

@@ -358,6 +358,8 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     // not share the buffer), and the call.
     let mut calls: Vec<(TokenStream, TokenStream)> = Vec::new();
     let mut infos = Vec::new();
+    // The threaded forward's layer functions and calls.
+    let (mut par_fns, mut par_calls) = (Vec::new(), Vec::new());
     let entries: Vec<TokenStream> = table.entries.iter().map(entry_tokens).collect();
     let plan = &net.plan;
     for (i, l) in net.layers.iter().enumerate() {
@@ -428,6 +430,22 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         };
         let read_locs: Vec<Loc> = reads.iter().map(|&r| plan.values[l.inputs[r]]).collect();
         let p_arg = if slot.is_some() { quote!(p,) } else { quote!() };
+        // The call in forward_parallel(): the kernel split across the pool's threads where the
+        // runtime has it so.
+        let par_call = if def.parallel(l) {
+            let fp = format_ident!("{}_par", f);
+            par_fns.push(quote! {
+                #[doc = #doc]
+                #[inline]
+                fn #fp(pool: &rt::threads::Pool, #params #(#arg_names: &[#arg_tys],)* y: &mut [#out_ty]) {
+                    rt::kernels::par::#kernel::<#(#generics),*>(pool, #operands)
+                }
+            });
+            call_with(&fp, quote!(pool, #p_arg), &read_locs, out_loc)
+        } else {
+            call_with(&f, p_arg.clone(), &read_locs, out_loc)
+        };
+        par_calls.push(quote!(#pre #par_call));
         calls.push((pre, call_with(&f, p_arg, &read_locs, out_loc)));
 
         // Cost table entry.
@@ -614,6 +632,19 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             #logits_free
 
             rt::__with_std! {
+            #(#par_fns)*
+
+            /// [`forward`] with its large layers (pointwise and depthwise convolutions) split
+            /// across the threads of `pool` (each kernel divides its work into one share per
+            /// thread, from its constant shape; small layers run on the caller): the output is
+            /// bit-identical to [`forward`]'s for any thread count, and nothing is allocated.
+            /// Compiled only where it is called.
+            #[inline]
+            pub fn forward_parallel(pool: &rt::threads::Pool, p: &[f32], input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN]) {
+                assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
+                #(#par_calls)*
+            }
+
             /// [`forward`] with every layer's call timed: `times[i]` receives layer `i`'s
             /// nanoseconds (its row in [`LAYERS`]). The calls are the same, so is the output.
             pub fn forward_timed(p: &[f32], input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN], times: &mut [u64; LAYERS.len()]) {
@@ -632,6 +663,13 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                         let times: &mut [u64; LAYERS.len()] = times.try_into().expect("one time per layer");
                         forward_timed(self.params.as_slice(), input, &mut output, &mut scratch, times)
                     })
+                }
+
+                /// [`Model::forward`] with its large layers split across the threads of `pool`
+                /// (see [`forward_parallel`]): the same output, lower latency on several cores.
+                #[inline]
+                pub fn forward_parallel(&self, pool: &rt::threads::Pool, input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN]) {
+                    forward_parallel(pool, self.params.as_slice(), input, output, scratch)
                 }
 
                 /// Run a batch of images on every thread of `pool`, one image per thread at a

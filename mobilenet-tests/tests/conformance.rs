@@ -45,6 +45,36 @@ static ISA_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// path cannot hide behind dispatch; the test fails if the forced ISA's kernels did not run.
 macro_rules! conformance {
     ($test:ident, $m:ident, $fixture:literal) => {
+        conformance!(
+            $test,
+            $m,
+            $fixture,
+            |_model, _input, _out, _scratch, _isa| {}
+        );
+    };
+    // `threaded`: also `forward_parallel` on pools of 1, 2 and 3 threads (more than a 2-core
+    // machine has), bit-identical to `forward` on every instruction set.
+    ($test:ident, $m:ident, $fixture:literal, threaded) => {
+        conformance!(
+            $test,
+            $m,
+            $fixture,
+            |model: &$m::Model, input, out: &[f32; $m::OUTPUT_LEN], scratch: &mut _, isa| {
+                for threads in [1, 2, 3] {
+                    let pool = mobilenet_runtime::threads::Pool::new(threads);
+                    let mut par = [0.0f32; $m::OUTPUT_LEN];
+                    model.forward_parallel(&pool, input, &mut par, scratch);
+                    assert_eq!(
+                        par.map(f32::to_bits),
+                        out.map(f32::to_bits),
+                        "{} [{isa}]: forward_parallel on {threads} threads differs from forward",
+                        $fixture
+                    );
+                }
+            }
+        );
+    };
+    ($test:ident, $m:ident, $fixture:literal, $extra:expr) => {
         #[test]
         fn $test() {
             let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -82,6 +112,7 @@ macro_rules! conformance {
                 let mut again = [0.0f32; $m::OUTPUT_LEN];
                 model.forward(input, &mut again, &mut scratch);
                 assert_eq!(out, again, "{} [{isa}]: second run differs", $fixture);
+                ($extra)(&model, input, &out, &mut *scratch, isa);
             }
             kernels::force_isa(kernels::best_isa()).unwrap();
         }
@@ -92,7 +123,8 @@ conformance!(seed_cifar100_matches_onnxruntime, seed, "seed");
 conformance!(
     v1_alpha025_res128_matches_onnxruntime,
     v1_a025_r128,
-    "v1_a025_r128"
+    "v1_a025_r128",
+    threaded
 );
 conformance!(
     tfslim_same_relu6_matches_onnxruntime,
@@ -113,7 +145,8 @@ conformance!(
 conformance!(
     v2_alpha035_res96_matches_onnxruntime,
     v2_a035_r96,
-    "v2_a035_r96"
+    "v2_a035_r96",
+    threaded
 );
 
 #[test]

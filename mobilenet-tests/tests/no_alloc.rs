@@ -75,6 +75,40 @@ fn nothing_allocates_after_loading() {
     forward_allocates_nothing();
     v2_forward_allocates_nothing();
     batch_forward_allocates_nothing_and_matches_forward();
+    parallel_forward_allocates_nothing_and_matches_forward();
+}
+
+/// One image's layers split across a pool of 1, 2 and 3 threads (more than this machine's
+/// cores, if it has 2): nothing allocated once the pool exists, and the output of `forward`, bit
+/// for bit.
+fn parallel_forward_allocates_nothing_and_matches_forward() {
+    let model = v2::Model::embedded();
+    let input: [f32; v2::INPUT_LEN] = mobilenet_tests::hash_input(v2::INPUT_LEN)
+        .try_into()
+        .unwrap();
+    let mut scratch = v2::Model::new_scratch();
+    let mut expected = [0.0f32; v2::OUTPUT_LEN];
+    model.forward(&input, &mut expected, &mut scratch);
+    for threads in [1, 2, 3] {
+        let pool = mobilenet_runtime::threads::Pool::new(threads);
+        let mut out = [0.0f32; v2::OUTPUT_LEN];
+        model.forward_parallel(&pool, &input, &mut out, &mut scratch); // warm-up
+        let before = ALLOCS.load(Ordering::SeqCst);
+        for _ in 0..3 {
+            out.fill(0.0);
+            model.forward_parallel(&pool, &input, &mut out, &mut scratch);
+        }
+        assert_eq!(
+            ALLOCS.load(Ordering::SeqCst) - before,
+            0,
+            "{threads} threads: forward_parallel allocated"
+        );
+        assert_eq!(
+            out.map(f32::to_bits),
+            expected.map(f32::to_bits),
+            "{threads} threads: forward_parallel differs from forward"
+        );
+    }
 }
 
 fn forward_allocates_nothing() {

@@ -219,6 +219,11 @@ pub trait OpDef: Sync {
     }
     /// The kernel call of this layer.
     fn kernel(&self, l: &Layer) -> KernelCall;
+    /// Whether the runtime's `kernels::par` has this layer's kernel split across threads (same
+    /// name, generics and operands, the pool first): the threaded forward calls it.
+    fn parallel(&self, _l: &Layer) -> bool {
+        false
+    }
 }
 
 /// `HxW` as used in several descriptions.

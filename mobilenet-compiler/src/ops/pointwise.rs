@@ -26,6 +26,9 @@ impl OpDef for Pointwise {
             co: c.cout,
         })
     }
+    fn parallel(&self, l: &Layer) -> bool {
+        !l.quantized
+    }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = l.op.conv().expect("conv");
         let d = Generic::Dim;

@@ -265,6 +265,35 @@ pub use crate::quant::kernels::{
     softmax as q8_softmax, to_u8 as q8_to_u8,
 };
 
+/// Which share of a layer's output one call computes, for forwards split across threads: part
+/// `index` of `count`. A kernel maps it to whole units of its own work (output rows, pixel
+/// blocks, tiles of weight panels or channel slices, chosen from its constant shape, its
+/// instruction set's tile and `count`), so the parts of one count cover the output exactly
+/// once, and each output is computed by the same operations, in the same order, as by the whole
+/// call: a split forward is bit-identical to the single-threaded one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// This part, `< count`.
+    pub index: usize,
+    /// Parts in all (`>= 1`).
+    pub count: usize,
+}
+
+impl Part {
+    /// The whole output.
+    pub const WHOLE: Part = Part { index: 0, count: 1 };
+
+    /// This part's share `lo..hi` of `n` units: consecutive, as even as integers allow.
+    #[inline(always)]
+    pub fn range(self, n: usize) -> (usize, usize) {
+        debug_assert!(self.index < self.count);
+        (
+            n * self.index / self.count,
+            n * (self.index + 1) / self.count,
+        )
+    }
+}
+
 /// Calls the variant of a kernel for the active instruction set.
 macro_rules! dispatch {
     ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {
@@ -492,6 +521,93 @@ pub fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
 pub fn softmax<const N: usize>(x: &mut [f32]) {
     dispatch!(softmax::<N>(x))
 }
+
+/// [`pointwise`] for one share of the output (the active instruction set's variant).
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HW * CO` values, and no other thread accesses the share of
+/// `part` meanwhile (calls with distinct indices of one count share none).
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) unsafe fn pointwise_part<
+    const HW: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    dispatch!(pointwise_part::<HW, CI, CO, ACT>(
+        input, weights, bias, out, part
+    ))
+}
+
+/// [`pointwise_add`] for one share of the output.
+///
+/// # Safety
+///
+/// As [`pointwise_part`] (`out` is also read: it holds the residual).
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) unsafe fn pointwise_add_part<
+    const HW: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    dispatch!(pointwise_add_part::<HW, CI, CO, ACT>(
+        input, weights, bias, out, part
+    ))
+}
+
+/// [`depthwise`] for one share of the output.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * C` values, and no other thread accesses the share of
+/// `part` meanwhile (calls with distinct indices of one count share none).
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) unsafe fn depthwise_part<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    dispatch!(
+        depthwise_part::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+            input, weights, bias, out, part
+        )
+    )
+}
+
+#[cfg(feature = "std")]
+pub mod par;
 
 #[cfg(test)]
 mod tests;

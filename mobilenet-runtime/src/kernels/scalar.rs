@@ -1,12 +1,13 @@
 //! Portable scalar kernels: the reference implementation of every kernel in
 //! [`kernels`](super), with identical signatures and semantics.
 //!
-//! No `unsafe`: slice lengths are asserted on entry, after which the loops
+//! Safe code: slice lengths are asserted on entry, after which the loops
 //! walk the data through `chunks_exact`/`zip` so that most bounds checks
 //! disappear and the innermost loops (always over contiguous channels)
-//! auto-vectorize.
+//! auto-vectorize. The only `unsafe` is the `_part` entries' view of their share of an output
+//! that several threads write (see [`Part`]).
 
-use super::check_len;
+use super::{check_len, Part};
 use crate::activate;
 
 /// Adds `a * w[j]` to `acc[j]` for every output channel `j`.
@@ -111,16 +112,75 @@ pub fn depthwise<
     bias: &[f32],
     out: &mut [f32],
 ) {
+    check_len("depthwise", "out", out.len(), HO * WO * C);
+    depthwise_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out, 0)
+}
+
+/// Scalar [`kernels::depthwise`](super::depthwise), the output rows of one share.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * C` values, and no other thread accesses the rows of
+/// `part` meanwhile (calls with distinct indices of one count share none).
+pub unsafe fn depthwise_part<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    let (oy0, oy1) = part.range(HO);
+    // SAFETY: rows oy0..oy1 lie inside the output the caller vouches for, and are this part's
+    // alone.
+    let rows =
+        unsafe { core::slice::from_raw_parts_mut(out.add(oy0 * WO * C), (oy1 - oy0) * WO * C) };
+    depthwise_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, rows, oy0)
+}
+
+/// Output rows `oy0..` of a depthwise convolution (as many as `out` holds).
+#[allow(clippy::too_many_arguments)]
+fn depthwise_rows<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    oy0: usize,
+) {
     const { assert!(SH > 0 && SW > 0, "depthwise: strides must be positive") };
     check_len("depthwise", "input", input.len(), H * W * C);
     check_len("depthwise", "weights", weights.len(), KH * KW * C);
     check_len("depthwise", "bias", bias.len(), C);
-    check_len("depthwise", "out", out.len(), HO * WO * C);
     if HO * WO * C == 0 {
         return;
     }
 
-    for (oy, out_row) in out.chunks_exact_mut(WO * C).enumerate() {
+    for (oy, out_row) in (oy0..).zip(out.chunks_exact_mut(WO * C)) {
         let (ky_lo, ky_hi) = valid_taps(oy * SH, KH, PT, H);
         for (ox, acc) in out_row.chunks_exact_mut(C).enumerate() {
             let (kx_lo, kx_hi) = valid_taps(ox * SW, KW, PL, W);
@@ -153,7 +213,50 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
     bias: &[f32],
     out: &mut [f32],
 ) {
-    pointwise_impl::<HW, CI, CO, ACT, false>("pointwise", input, weights, bias, out)
+    check_len("pointwise", "out", out.len(), HW * CO);
+    pointwise_impl::<HW, CI, CO, ACT, false>("pointwise", input, weights, bias, out, 0)
+}
+
+/// Scalar [`kernels::pointwise`](super::pointwise), the pixels of one share.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HW * CO` values, and no other thread accesses the pixels of
+/// `part` meanwhile (calls with distinct indices of one count share none).
+pub unsafe fn pointwise_part<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    let (p0, p1) = part.range(HW);
+    // SAFETY: pixels p0..p1 lie inside the output the caller vouches for, and are this part's.
+    let px = unsafe { core::slice::from_raw_parts_mut(out.add(p0 * CO), (p1 - p0) * CO) };
+    pointwise_impl::<HW, CI, CO, ACT, false>("pointwise", input, weights, bias, px, p0)
+}
+
+/// Scalar [`kernels::pointwise_add`](super::pointwise_add), the pixels of one share.
+///
+/// # Safety
+///
+/// As [`pointwise_part`] (`out` also read: it holds the residual).
+pub unsafe fn pointwise_add_part<
+    const HW: usize,
+    const CI: usize,
+    const CO: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    let (p0, p1) = part.range(HW);
+    // SAFETY: pixels p0..p1 lie inside the output the caller vouches for, and are this part's.
+    let px = unsafe { core::slice::from_raw_parts_mut(out.add(p0 * CO), (p1 - p0) * CO) };
+    pointwise_impl::<HW, CI, CO, ACT, true>("pointwise_add", input, weights, bias, px, p0)
 }
 
 /// Scalar [`kernels::pointwise_add`](crate::kernels::pointwise_add): `out` holds the residual
@@ -164,7 +267,8 @@ pub fn pointwise_add<const HW: usize, const CI: usize, const CO: usize, const AC
     bias: &[f32],
     out: &mut [f32],
 ) {
-    pointwise_impl::<HW, CI, CO, ACT, true>("pointwise_add", input, weights, bias, out)
+    check_len("pointwise_add", "out", out.len(), HW * CO);
+    pointwise_impl::<HW, CI, CO, ACT, true>("pointwise_add", input, weights, bias, out, 0)
 }
 
 fn pointwise_impl<
@@ -179,6 +283,7 @@ fn pointwise_impl<
     weights: &[f32],
     bias: &[f32],
     out: &mut [f32],
+    p0: usize,
 ) {
     use crate::pack::PANEL;
     check_len(kernel, "input", input.len(), HW * CI);
@@ -189,10 +294,11 @@ fn pointwise_impl<
         crate::pack::pointwise_len(CI, CO),
     );
     check_len(kernel, "bias", bias.len(), CO);
-    check_len(kernel, "out", out.len(), HW * CO);
     if CO == 0 {
         return;
     }
+    // Pixels p0.. (as many as `out` holds).
+    let input = &input[(p0 * CI).min(input.len())..];
     let start = |acc: &mut [f32]| {
         if RES {
             for (a, &b) in acc.iter_mut().zip(bias) {

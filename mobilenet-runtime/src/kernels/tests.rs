@@ -262,8 +262,46 @@ macro_rules! depthwise_case {
             );
             let what = std::format!("{isa} depthwise {s:?}");
             assert_close(out.check(&what), &want, &what);
+            // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
+            for count in [2, 3, 5] {
+                let mut parts = Guarded::new($ho * $wo * $c);
+                for index in 0..count {
+                    run_isa!(
+                        isa,
+                        depthwise_part::<
+                            $h,
+                            $w,
+                            $c,
+                            $ho,
+                            $wo,
+                            $kh,
+                            $kw,
+                            $sh,
+                            $sw,
+                            $pt,
+                            $pl,
+                            { $act },
+                        >(
+                            &input,
+                            &weights,
+                            &bias,
+                            parts.out().as_mut_ptr(),
+                            Part { index, count }
+                        )
+                    );
+                }
+                let what = std::format!("{what} in {count} parts");
+                assert_bits(parts.check(&what), out.check(&what), &what);
+            }
         }
     }};
+}
+
+/// Bit-identical outputs (a split call against the whole one).
+fn assert_bits(got: &[f32], want: &[f32], what: &str) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g.to_bits(), w.to_bits(), "{what}: output {i}: {g} vs {w}");
+    }
 }
 
 #[test]
@@ -339,12 +377,12 @@ fn depthwise_matches_reference() {
 /// entry) against `act(conv(x) + bias [+ residual])` in f64.
 macro_rules! pointwise_case {
     ($hw:literal, $ci:literal, $co:literal, $act:ident) => {
-        pointwise_case!(@run pointwise, false, $hw, $ci, $co, $act)
+        pointwise_case!(@run pointwise, pointwise_part, false, $hw, $ci, $co, $act)
     };
     (add: $hw:literal, $ci:literal, $co:literal, $act:ident) => {
-        pointwise_case!(@run pointwise_add, true, $hw, $ci, $co, $act)
+        pointwise_case!(@run pointwise_add, pointwise_add_part, true, $hw, $ci, $co, $act)
     };
-    (@run $kernel:ident, $residual:expr, $hw:literal, $ci:literal, $co:literal, $act:ident) => {{
+    (@run $kernel:ident, $part:ident, $residual:expr, $hw:literal, $ci:literal, $co:literal, $act:ident) => {{
         let s = ConvShape {
             h: $hw,
             w: 1,
@@ -385,6 +423,27 @@ macro_rules! pointwise_case {
             );
             let what = std::format!("{isa} {} {s:?} act {}", stringify!($kernel), $act);
             assert_close(out.check(&what), &want, &what);
+            // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
+            for count in [2, 3, 5] {
+                let mut parts = Guarded::new($hw * $co);
+                if $residual {
+                    parts.out().copy_from_slice(&skip);
+                }
+                for index in 0..count {
+                    run_isa!(
+                        isa,
+                        $part::<$hw, $ci, $co, { $act }>(
+                            &input,
+                            &packed,
+                            &bias,
+                            parts.out().as_mut_ptr(),
+                            Part { index, count }
+                        )
+                    );
+                }
+                let what = std::format!("{what} in {count} parts");
+                assert_bits(parts.check(&what), out.check(&what), &what);
+            }
         }
     }};
 }

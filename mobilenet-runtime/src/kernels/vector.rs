@@ -26,8 +26,8 @@
 //! - full convolution (the first layer) and fully connected layers are vectorized over output
 //!   channels, several output pixels at a time.
 
-use super::check_len;
 use super::simd::{Simd, MAX_LANES};
+use super::{check_len, Part};
 use crate::pack::PANEL;
 use crate::{ACT_NONE, ACT_RELU, ACT_RELU6};
 
@@ -296,11 +296,15 @@ pub(crate) unsafe fn pointwise_rows<
 
 /// The pointwise kernel: checks the slices and walks weight-panel groups and pixel blocks of
 /// `MR` rows; `tail(rows)` handles the last `HW % MR` rows, as [`pointwise_rows`] with
-/// `R = HW % MR` (the instantiation is the caller's, which knows its `MR`).
+/// `R = HW % MR` (the instantiation is the caller's, which knows its `MR`). `part` selects a
+/// share of the output: whole pixel blocks when there are enough of them for every part, else
+/// whole tiles of weight panels (either way each output is computed exactly as by the whole
+/// call).
 ///
 /// # Safety
 ///
-/// The ISA of `S`.
+/// The ISA of `S`; `out` is valid for reads and writes of `HW * CO` values, and no other thread
+/// accesses the share of `part` meanwhile (calls with distinct indices of one count share none).
 #[inline(always)]
 pub(crate) unsafe fn pointwise<
     S: Simd,
@@ -316,7 +320,8 @@ pub(crate) unsafe fn pointwise<
     input: &[f32],
     weights: &[f32],
     bias: &[f32],
-    out: &mut [f32],
+    out: *mut f32,
+    part: Part,
     tail: impl Fn(Rows),
 ) {
     let kernel = if RES { "pointwise_add" } else { "pointwise" };
@@ -337,38 +342,52 @@ pub(crate) unsafe fn pointwise<
         crate::pack::pointwise_len(CI, CO),
     );
     check_len(kernel, "bias", bias.len(), CO);
-    check_len(kernel, "out", out.len(), HW * CO);
     if CO == 0 || HW == 0 {
         return;
     }
     if CI == 0 {
         // Degenerate: the output is the activated bias (plus the residual).
-        return if RES {
-            super::scalar::pointwise_add::<HW, CI, CO, ACT>(input, weights, bias, out)
-        } else {
-            super::scalar::pointwise::<HW, CI, CO, ACT>(input, weights, bias, out)
+        // SAFETY: the caller's contract, which the scalar twin shares.
+        return unsafe {
+            if RES {
+                super::scalar::pointwise_add_part::<HW, CI, CO, ACT>(
+                    input, weights, bias, out, part,
+                )
+            } else {
+                super::scalar::pointwise_part::<HW, CI, CO, ACT>(input, weights, bias, out, part)
+            }
         };
     }
-    let (a, w, b, c) = (
-        input.as_ptr(),
-        weights.as_ptr(),
-        bias.as_ptr(),
-        out.as_mut_ptr(),
-    );
+    let (a, w, b, c) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out);
     let panels = CO.div_ceil(PANEL);
     let np = NV * S::LANES / PANEL;
     // Panel groups that fit L2, whole tiles each.
     let group = ((L2_PANELS_BYTES / (CI * PANEL * 4)) / np * np).clamp(np, panels.max(np));
     let full = HW / MR;
+    // This call's share: pixel blocks (the tail block last) when the layer has at least as many
+    // pixels as output channels (each part then reads every weight, few in such layers), else
+    // tiles of `np` panels (each part reads its weights only: late layers are weight-bound),
+    // unless there are too few tiles to go around.
+    let blocks = HW.div_ceil(MR);
+    let tiles = panels.div_ceil(np);
+    let pixel = (HW >= CO && blocks >= 2 * part.count) || tiles < 2 * part.count;
+    let (b_lo, b_hi, q0, q1) = if part.count == 1 || pixel {
+        let (lo, hi) = part.range(blocks);
+        (lo, hi, 0, panels)
+    } else {
+        let (lo, hi) = part.range(tiles);
+        (0, blocks, lo * np, (hi * np).min(panels))
+    };
     let mut pack: core::mem::MaybeUninit<PackBuf> = core::mem::MaybeUninit::uninit();
     let buf = pack.as_mut_ptr() as *mut f32;
     // SAFETY: `pointwise_rows` only touches pixel rows < HW, panels < `panels`, channels < CI,
-    // which the length checks above put inside the slices; it writes the packing buffer before
-    // reading it.
+    // which the length checks above (and the caller, for `out`) put inside the slices; it
+    // writes the packing buffer before reading it. Only this part's blocks and panels are
+    // written.
     unsafe {
-        let mut p0 = 0;
-        while p0 < panels {
-            let p1 = (p0 + group).min(panels);
+        let mut p0 = q0;
+        while p0 < q1 {
+            let p1 = (p0 + group).min(q1);
             let rows = |m| Rows {
                 m,
                 p0,
@@ -379,10 +398,10 @@ pub(crate) unsafe fn pointwise<
                 c,
                 buf,
             };
-            for blk in 0..full {
+            for blk in b_lo..b_hi.min(full) {
                 pointwise_rows::<S, MR, NV, NV1, CI, CO, ACT, RES>(rows(blk * MR));
             }
-            if !HW.is_multiple_of(MR) {
+            if !HW.is_multiple_of(MR) && b_hi > full {
                 tail(rows(full * MR));
             }
             p0 = p1;
@@ -427,11 +446,13 @@ const fn use_dense<
     dense_rows::<HO, KH, SH>() * run_width * lanes <= DENSE_FLOATS
 }
 
-/// The depthwise kernel.
+/// The depthwise kernel; `part` selects a share of the output: output rows, or (through the
+/// dense buffer) channel slices.
 ///
 /// # Safety
 ///
-/// The ISA of `S`.
+/// The ISA of `S`; `out` is valid for writes of `HO * WO * C` values, and no other thread
+/// accesses the share of `part` meanwhile (calls with distinct indices of one count share none).
 #[inline(always)]
 pub(crate) unsafe fn depthwise<
     S: Simd,
@@ -451,30 +472,35 @@ pub(crate) unsafe fn depthwise<
     input: &[f32],
     weights: &[f32],
     bias: &[f32],
-    out: &mut [f32],
+    out: *mut f32,
+    part: Part,
 ) {
     const { assert!(SH > 0 && SW > 0, "depthwise: strides must be positive") };
     check_len("depthwise", "input", input.len(), H * W * C);
     check_len("depthwise", "weights", weights.len(), KH * KW * C);
     check_len("depthwise", "bias", bias.len(), C);
-    check_len("depthwise", "out", out.len(), HO * WO * C);
-    let (x, wt, bs, y) = (
-        input.as_ptr(),
-        weights.as_ptr(),
-        bias.as_ptr(),
-        out.as_mut_ptr(),
-    );
+    let (x, wt, bs, y) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out);
     if HO * WO == 0 || C == 0 {
         return;
     }
     // Small feature maps (typically with many channels, whose pixels are 2^n bytes apart and
     // alias in L1): copy each channel slice into a dense, zero-padded buffer first.
     if use_dense::<HO, WO, KH, KW, SH, SW>(S::LANES) {
-        // SAFETY: same contract as this function; lengths were checked above.
+        let (s0, s1) = part.range(C.div_ceil(S::LANES));
+        // SAFETY: same contract as this function; lengths were checked above; slices s0..s1
+        // are this part's.
         return unsafe {
-            depthwise_dense::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(x, wt, bs, y)
+            depthwise_dense::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+                x,
+                wt,
+                bs,
+                y,
+                s0 * S::LANES,
+                (s1 * S::LANES).min(C),
+            )
         };
     }
+    let (oy0, oy1) = part.range(HO);
     // Output columns ox_lo..ox_hi (and rows oy_lo..oy_hi) have all their taps inside the input.
     let ox_lo = const { PL.div_ceil(SW) };
     let ox_hi = if W + PL >= KW {
@@ -511,7 +537,7 @@ pub(crate) unsafe fn depthwise<
         // previous one (recomputing a few outputs costs less than a short run, whose few
         // accumulators leave the FMA latency exposed). Rows shorter than one run are one
         // exact run.
-        for oy in 0..HO {
+        for oy in oy0..oy1 {
             for r in 0..WO / DW_PX {
                 run!(oy, r * DW_PX, DW_PX);
             }
@@ -686,7 +712,8 @@ unsafe fn dw_store<S: Simd, const P: usize, const C: usize, const ACT: u8>(
 /// # Safety
 ///
 /// The ISA of `S`; `x`, `wt`, `bs`, `y` point at the checked slices of [`depthwise`], and
-/// `dense_rows * dense_width * L <= DENSE_FLOATS`.
+/// `dense_rows * dense_width * L <= DENSE_FLOATS`; channels `c_lo..c_hi` (`c_lo` a multiple of
+/// `L`) are computed.
 #[inline(always)]
 unsafe fn depthwise_dense<
     S: Simd,
@@ -707,6 +734,8 @@ unsafe fn depthwise_dense<
     wt: *const f32,
     bs: *const f32,
     y: *mut f32,
+    c_lo: usize,
+    c_hi: usize,
 ) {
     let rows = dense_rows::<HO, KH, SH>();
     let bw = dense_width::<WO, KW, SW>();
@@ -719,9 +748,15 @@ unsafe fn depthwise_dense<
         let b = buf.as_mut_ptr() as *mut f32;
         // Only the part this layer uses: the padding must read as zeros.
         core::ptr::write_bytes(b, 0, rows * bw * l);
+        // Every slice from 0 (the loop the compiler specializes on the constant shape), this
+        // part's computed.
         let mut c = 0;
         while c < C {
             let n = (C - c).min(l);
+            if c < c_lo || c >= c_hi {
+                c += n;
+                continue;
+            }
             // Padding stays zero: only the image part is overwritten for each slice.
             for iy in 0..H.min(rows.saturating_sub(PT)) {
                 let by = iy + PT;
@@ -1370,10 +1405,49 @@ macro_rules! isa_kernels {
             bias: &[f32],
             out: &mut [f32],
         ) {
-            // SAFETY: this function's contract is the instruction set, enabled here.
+            $crate::kernels::check_len("depthwise", "out", out.len(), HO * WO * C);
+            // SAFETY: this function's contract is the instruction set, enabled here; `out` is
+            // an exclusive slice of the whole output.
             unsafe {
                 vector::depthwise::<$S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
-                    input, weights, bias, out,
+                    input, weights, bias, out.as_mut_ptr(), $crate::kernels::Part::WHOLE,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::depthwise`](crate::kernels::depthwise), one share of the")]
+        /// output (see [`Part`](crate::kernels::Part)).
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` is valid for writes of the")]
+        /// whole output (`HO * WO * C` values), and no other thread accesses the share of `part`
+        /// meanwhile (calls with distinct indices of one count share none).
+        #[target_feature(enable = $features)]
+        pub unsafe fn depthwise_part<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const HO: usize,
+            const WO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+        >(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            // SAFETY: this function's contract.
+            unsafe {
+                vector::depthwise::<$S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+                    input, weights, bias, out, part,
                 )
             }
         }
@@ -1391,8 +1465,34 @@ macro_rules! isa_kernels {
             bias: &[f32],
             out: &mut [f32],
         ) {
-            // SAFETY: this function's contract is the instruction set, enabled here.
-            unsafe { pointwise_impl::<HW, CI, CO, ACT, false>(input, weights, bias, out) }
+            $crate::kernels::check_len("pointwise", "out", out.len(), HW * CO);
+            // SAFETY: this function's contract is the instruction set, enabled here; `out` is
+            // an exclusive slice of the whole output.
+            unsafe {
+                pointwise_impl::<HW, CI, CO, ACT, false>(
+                    input, weights, bias, out.as_mut_ptr(), $crate::kernels::Part::WHOLE,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::pointwise`](crate::kernels::pointwise), one share of the")]
+        /// output (see [`Part`](crate::kernels::Part)).
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` is valid for writes of the")]
+        /// whole output (`HW * CO` values), and no other thread accesses the share of `part`
+        /// meanwhile (calls with distinct indices of one count share none).
+        #[target_feature(enable = $features)]
+        pub unsafe fn pointwise_part<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            // SAFETY: this function's contract.
+            unsafe { pointwise_impl::<HW, CI, CO, ACT, false>(input, weights, bias, out, part) }
         }
 
         #[doc = concat!($name, " [`kernels::pointwise_add`](crate::kernels::pointwise_add): the")]
@@ -1408,13 +1508,39 @@ macro_rules! isa_kernels {
             bias: &[f32],
             out: &mut [f32],
         ) {
-            // SAFETY: this function's contract is the instruction set, enabled here.
-            unsafe { pointwise_impl::<HW, CI, CO, ACT, true>(input, weights, bias, out) }
+            $crate::kernels::check_len("pointwise_add", "out", out.len(), HW * CO);
+            // SAFETY: this function's contract is the instruction set, enabled here; `out` is
+            // an exclusive slice of the whole output.
+            unsafe {
+                pointwise_impl::<HW, CI, CO, ACT, true>(
+                    input, weights, bias, out.as_mut_ptr(), $crate::kernels::Part::WHOLE,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::pointwise_add`](crate::kernels::pointwise_add), one share")]
+        /// of the output (see [`Part`](crate::kernels::Part)).
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` is valid for reads and writes of")]
+        /// the whole output (`HW * CO` values), and no other thread accesses the share of `part`
+        /// meanwhile (calls with distinct indices of one count share none).
+        #[target_feature(enable = $features)]
+        pub unsafe fn pointwise_add_part<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            // SAFETY: this function's contract.
+            unsafe { pointwise_impl::<HW, CI, CO, ACT, true>(input, weights, bias, out, part) }
         }
 
         /// # Safety
         ///
-        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[doc = concat!("The CPU must support ", $name, "; `out` and `part` as for `vector::pointwise`.")]
         #[inline(always)]
         unsafe fn pointwise_impl<
             const HW: usize,
@@ -1426,18 +1552,26 @@ macro_rules! isa_kernels {
             input: &[f32],
             weights: &[f32],
             bias: &[f32],
-            out: &mut [f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
         ) {
             const { assert!([$($r),*].len() + 1 == $mr, "one tail per remainder 1..MR") };
-            // SAFETY: the caller runs with the instruction set enabled; the tail receives rows
-            // inside the checked slices from `vector::pointwise`.
+            // SAFETY: the caller runs with the instruction set enabled and passes `out` and
+            // `part` under `vector::pointwise`'s contract; the tail receives rows inside the
+            // checked slices from `vector::pointwise`.
             unsafe {
                 vector::pointwise::<$S, $mr, $nv, $nv1, HW, CI, CO, ACT, RES>(
                     input,
                     weights,
                     bias,
                     out,
-                    // A constant scrutinee: only this layer's remainder is instantiated.
+                    part,
+                    // A constant scrutinee: only this layer's remainder is instantiated. Always
+                    // inlined: the closure has no target features of its own, so the vector
+                    // intrinsics inside it are inlined only once it is part of the caller (an
+                    // outlined copy, shared by the whole and the `_part` entry, calls each
+                    // intrinsic as a function).
+                    #[inline(always)]
                     |rows| match const { HW % $mr } {
                         $($r => vector::pointwise_rows::<$S, $r, $nv, $nv1, CI, CO, ACT, RES>(rows),)*
                         _ => unreachable!(),

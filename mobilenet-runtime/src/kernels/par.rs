@@ -1,0 +1,122 @@
+//! The layer kernels split across the threads of a [`Pool`] (feature `std`): what a
+//! threaded forward calls for its large layers. Each call runs one [`Part`] per pool thread of
+//! the same kernel instantiation the single-threaded forward uses (the split itself is the
+//! kernel's, from its constant shape), so the result is bit-identical to the whole call's;
+//! layers too small to pay for a fork and join (under [`MIN_PARALLEL_MACS`]) run whole on the
+//! caller. Nothing here allocates or locks (see [`Pool::run`]).
+
+use super::{check_len, Part};
+use crate::threads::Pool;
+
+/// Multiply-adds under which a layer runs on the calling thread alone: a fork and join costs a
+/// few microseconds, about what two cores save on a layer of this size.
+pub const MIN_PARALLEL_MACS: usize = 150_000;
+
+/// The output pointer, shared by the parts of one call (each writes only its own share).
+#[derive(Clone, Copy)]
+struct Out(*mut f32);
+// SAFETY: the pointer is only dereferenced by kernel parts of one call, which write disjoint
+// shares of the output (the `Part` contract) while `run` keeps the exclusive borrow it came from
+// alive.
+unsafe impl Send for Out {}
+// SAFETY: as above.
+unsafe impl Sync for Out {}
+
+/// Runs `part(i)` for the parts of a layer of `macs` multiply-adds: one per pool thread, or one
+/// on the caller for a small layer.
+fn split(pool: &Pool, macs: usize, part: &(dyn Fn(Part) + Sync)) {
+    let count = if macs < MIN_PARALLEL_MACS {
+        1
+    } else {
+        pool.threads()
+    };
+    if count == 1 {
+        return part(Part::WHOLE);
+    }
+    pool.run(count, &|index| part(Part { index, count }));
+}
+
+/// [`kernels::pointwise`](super::pointwise) on every thread of `pool`.
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline]
+pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    pool: &Pool,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("pointwise", "out", out.len(), HW * CO);
+    let y = Out(out.as_mut_ptr());
+    split(pool, HW * CI * CO, &|part| {
+        let y = y;
+        // SAFETY: `y` is the exclusive borrow `out`, of the whole output, for the duration of
+        // `split`; every part of this call has a distinct index of one count.
+        unsafe { super::pointwise_part::<HW, CI, CO, ACT>(input, weights, bias, y.0, part) }
+    });
+}
+
+/// [`kernels::pointwise_add`](super::pointwise_add) on every thread of `pool`: `out` holds the
+/// residual on entry.
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline]
+pub fn pointwise_add<const HW: usize, const CI: usize, const CO: usize, const ACT: u8>(
+    pool: &Pool,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("pointwise_add", "out", out.len(), HW * CO);
+    let y = Out(out.as_mut_ptr());
+    split(pool, HW * CI * CO, &|part| {
+        let y = y;
+        // SAFETY: as in `pointwise`.
+        unsafe { super::pointwise_add_part::<HW, CI, CO, ACT>(input, weights, bias, y.0, part) }
+    });
+}
+
+/// [`kernels::depthwise`](super::depthwise) on every thread of `pool`.
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline]
+pub fn depthwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    pool: &Pool,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("depthwise", "out", out.len(), HO * WO * C);
+    let y = Out(out.as_mut_ptr());
+    split(pool, HO * WO * C * KH * KW, &|part| {
+        let y = y;
+        // SAFETY: as in `pointwise`.
+        unsafe {
+            super::depthwise_part::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+                input, weights, bias, y.0, part,
+            )
+        }
+    });
+}
