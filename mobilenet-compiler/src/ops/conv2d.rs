@@ -139,6 +139,9 @@ impl OpDef for Conv2d {
             co: c.cout,
         })
     }
+    fn parallel(&self, l: &Layer) -> bool {
+        !l.quantized
+    }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = conv(l);
         let (i, o) = (l.input, l.output);

@@ -544,7 +544,7 @@ pub(crate) unsafe fn pointwise_part<
 ) {
     dispatch!(pointwise_part::<HW, CI, CO, ACT>(
         input, weights, bias, out, part
-    ))
+    ));
 }
 
 /// [`pointwise_add`] for one share of the output.
@@ -567,6 +567,41 @@ pub(crate) unsafe fn pointwise_add_part<
     part: Part,
 ) {
     dispatch!(pointwise_add_part::<HW, CI, CO, ACT>(
+        input, weights, bias, out, part
+    ))
+}
+
+/// [`conv2d`] for one share of the output rows.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * CO` values, and no other thread accesses the share
+/// of `part` meanwhile (calls with distinct indices of one count share none).
+#[cfg(feature = "std")]
+#[inline(always)]
+#[rustfmt::skip]
+pub(crate) unsafe fn conv2d_part<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    dispatch!(conv2d_part::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
         input, weights, bias, out, part
     ))
 }

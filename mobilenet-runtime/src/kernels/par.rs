@@ -22,6 +22,14 @@ unsafe impl Send for Out {}
 // SAFETY: as above.
 unsafe impl Sync for Out {}
 
+impl Out {
+    /// The pointer (a method, so a closure captures the whole `Send` wrapper, not its field).
+    #[inline(always)]
+    fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// Runs `part(i)` for the parts of a layer of `macs` multiply-adds: one per pool thread, or one
 /// on the caller for a small layer.
 fn split(pool: &Pool, macs: usize, part: &(dyn Fn(Part) + Sync)) {
@@ -52,10 +60,9 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize, const ACT: u
     check_len("pointwise", "out", out.len(), HW * CO);
     let y = Out(out.as_mut_ptr());
     split(pool, HW * CI * CO, &|part| {
-        let y = y;
         // SAFETY: `y` is the exclusive borrow `out`, of the whole output, for the duration of
         // `split`; every part of this call has a distinct index of one count.
-        unsafe { super::pointwise_part::<HW, CI, CO, ACT>(input, weights, bias, y.0, part) }
+        unsafe { super::pointwise_part::<HW, CI, CO, ACT>(input, weights, bias, y.ptr(), part) }
     });
 }
 
@@ -76,9 +83,51 @@ pub fn pointwise_add<const HW: usize, const CI: usize, const CO: usize, const AC
     check_len("pointwise_add", "out", out.len(), HW * CO);
     let y = Out(out.as_mut_ptr());
     split(pool, HW * CI * CO, &|part| {
-        let y = y;
         // SAFETY: as in `pointwise`.
-        unsafe { super::pointwise_add_part::<HW, CI, CO, ACT>(input, weights, bias, y.0, part) }
+        unsafe { super::pointwise_add_part::<HW, CI, CO, ACT>(input, weights, bias, y.ptr(), part) }
+    });
+}
+
+/// [`kernels::conv2d`](super::conv2d) on every thread of `pool` (output rows).
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline]
+pub fn conv2d<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    pool: &Pool,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("conv2d", "out", out.len(), HO * WO * CO);
+    let y = Out(out.as_mut_ptr());
+    split(pool, HO * WO * CO * KH * KW * CI, &|part| {
+        // SAFETY: as in `pointwise`.
+        unsafe {
+            super::conv2d_part::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                input,
+                weights,
+                bias,
+                y.ptr(),
+                part,
+            )
+        }
     });
 }
 
@@ -111,11 +160,14 @@ pub fn depthwise<
     check_len("depthwise", "out", out.len(), HO * WO * C);
     let y = Out(out.as_mut_ptr());
     split(pool, HO * WO * C * KH * KW, &|part| {
-        let y = y;
         // SAFETY: as in `pointwise`.
         unsafe {
             super::depthwise_part::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
-                input, weights, bias, y.0, part,
+                input,
+                weights,
+                bias,
+                y.ptr(),
+                part,
             )
         }
     });

@@ -56,16 +56,79 @@ pub fn conv2d<
     bias: &[f32],
     out: &mut [f32],
 ) {
+    check_len("conv2d", "out", out.len(), HO * WO * CO);
+    conv2d_rows::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, out, 0)
+}
+
+/// Scalar [`kernels::conv2d`](super::conv2d), the output rows of one share.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * CO` values, and no other thread accesses the rows
+/// of `part` meanwhile (calls with distinct indices of one count share none).
+pub unsafe fn conv2d_part<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    let (oy0, oy1) = part.range(HO);
+    // SAFETY: rows oy0..oy1 lie inside the output the caller vouches for, and are this part's
+    // alone.
+    let rows =
+        unsafe { core::slice::from_raw_parts_mut(out.add(oy0 * WO * CO), (oy1 - oy0) * WO * CO) };
+    conv2d_rows::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+        input, weights, bias, rows, oy0,
+    )
+}
+
+/// Output rows `oy0..` of a full convolution (as many as `out` holds).
+#[allow(clippy::too_many_arguments)]
+fn conv2d_rows<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+    oy0: usize,
+) {
     const { assert!(SH > 0 && SW > 0, "conv2d: strides must be positive") };
     check_len("conv2d", "input", input.len(), H * W * CI);
     check_len("conv2d", "weights", weights.len(), KH * KW * CI * CO);
     check_len("conv2d", "bias", bias.len(), CO);
-    check_len("conv2d", "out", out.len(), HO * WO * CO);
     if HO * WO * CO == 0 {
         return;
     }
 
-    for (oy, out_row) in out.chunks_exact_mut(WO * CO).enumerate() {
+    for (oy, out_row) in (oy0..).zip(out.chunks_exact_mut(WO * CO)) {
         let (ky_lo, ky_hi) = valid_taps(oy * SH, KH, PT, H);
         for (ox, acc) in out_row.chunks_exact_mut(CO).enumerate() {
             let (kx_lo, kx_hi) = valid_taps(ox * SW, KW, PL, W);

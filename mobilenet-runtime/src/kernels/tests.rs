@@ -222,6 +222,25 @@ macro_rules! conv_case {
             );
             let what = std::format!("{isa} conv2d {s:?}");
             assert_close(out.check(&what), &want, &what);
+            // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
+            for count in [2, 3, 5] {
+                let mut parts = Guarded::new($ho * $wo * $co);
+                for index in 0..count {
+                    #[rustfmt::skip]
+                    run_isa!(
+                        isa,
+                        conv2d_part::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                            &input,
+                            &weights,
+                            &bias,
+                            parts.out().as_mut_ptr(),
+                            Part { index, count }
+                        )
+                    );
+                }
+                let what = std::format!("{what} in {count} parts");
+                assert_bits(parts.check(&what), out.check(&what), &what);
+            }
         }
     }};
 }
@@ -266,22 +285,10 @@ macro_rules! depthwise_case {
             for count in [2, 3, 5] {
                 let mut parts = Guarded::new($ho * $wo * $c);
                 for index in 0..count {
+                    #[rustfmt::skip]
                     run_isa!(
                         isa,
-                        depthwise_part::<
-                            $h,
-                            $w,
-                            $c,
-                            $ho,
-                            $wo,
-                            $kh,
-                            $kw,
-                            $sh,
-                            $sw,
-                            $pt,
-                            $pl,
-                            { $act },
-                        >(
+                        depthwise_part::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
                             &input,
                             &weights,
                             &bias,

@@ -830,7 +830,7 @@ static ZERO_PIXEL: [f32; CONV_FAST_CI] = [0.0; CONV_FAST_CI];
 /// # Safety
 ///
 /// The ISA of `S`; the pointers are the checked slices of [`conv2d`]; `CI <= CONV_FAST_CI`;
-/// `c0 + width <= CO`, `width <= NV * L`.
+/// `c0 + width <= CO`, `width <= NV * L`; output rows `oy0..oy1 <= HO` are computed.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn conv_block<
@@ -857,6 +857,7 @@ unsafe fn conv_block<
     y: *mut f32,
     c0: usize,
     width: usize,
+    (oy0, oy1): (usize, usize),
 ) {
     // Output columns ox_lo..ox_hi (rows oy_lo..oy_hi) have all their taps inside the input.
     let ox_lo = PL.div_ceil(SW);
@@ -878,7 +879,7 @@ unsafe fn conv_block<
         for (v, b) in bias.iter_mut().enumerate() {
             *b = S::load_n(bs.add(c0 + v * S::LANES), lanes::<S>(width, v));
         }
-        for oy in 0..HO {
+        for oy in oy0..oy1 {
             let row_interior = oy >= oy_lo && oy < oy_hi;
             let mut ox0 = 0;
             while ox0 < WO {
@@ -981,11 +982,12 @@ unsafe fn conv_pixels<
     }
 }
 
-/// The full convolution kernel.
+/// The full convolution kernel; `part` selects a share of the output rows.
 ///
 /// # Safety
 ///
-/// The ISA of `S`.
+/// The ISA of `S`; `out` is valid for writes of `HO * WO * CO` values, and no other thread
+/// accesses the rows of `part` meanwhile (calls with distinct indices of one count share none).
 #[inline(always)]
 pub(crate) unsafe fn conv2d<
     S: Simd,
@@ -1006,20 +1008,16 @@ pub(crate) unsafe fn conv2d<
     input: &[f32],
     weights: &[f32],
     bias: &[f32],
-    out: &mut [f32],
+    out: *mut f32,
+    part: Part,
 ) {
     const { assert!(SH > 0 && SW > 0, "conv2d: strides must be positive") };
     check_len("conv2d", "input", input.len(), H * W * CI);
     check_len("conv2d", "weights", weights.len(), KH * KW * CI * CO);
     check_len("conv2d", "bias", bias.len(), CO);
-    check_len("conv2d", "out", out.len(), HO * WO * CO);
-    let (x, wt, bs, y) = (
-        input.as_ptr(),
-        weights.as_ptr(),
-        bias.as_ptr(),
-        out.as_mut_ptr(),
-    );
+    let (x, wt, bs, y) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr(), out);
     let l = S::LANES;
+    let rows = part.range(HO);
     if CI <= CONV_FAST_CI {
         // Blocks of four vectors, two pixels at a time; the remaining one to three vectors
         // take more pixels at a time so there are still eight accumulators.
@@ -1034,6 +1032,7 @@ pub(crate) unsafe fn conv2d<
                     y,
                     c0,
                     4 * l,
+                    rows,
                 );
                 c0 += 4 * l;
             }
@@ -1042,18 +1041,18 @@ pub(crate) unsafe fn conv2d<
             match const { (CO % (4 * S::LANES)).div_ceil(S::LANES) } {
                 0 => {}
                 1 => conv_block::<S, 1, 8, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
-                    x, wt, bs, y, c0, rest,
+                    x, wt, bs, y, c0, rest, rows,
                 ),
                 2 => conv_block::<S, 2, 4, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
-                    x, wt, bs, y, c0, rest,
+                    x, wt, bs, y, c0, rest, rows,
                 ),
                 3 => conv_block::<S, 3, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
-                    x, wt, bs, y, c0, rest,
+                    x, wt, bs, y, c0, rest, rows,
                 ),
                 // More than three vectors' worth but less than a whole block (e.g. 13 of 16
                 // channels with 4 lanes): four partial vectors.
                 _ => conv_block::<S, 4, 2, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
-                    x, wt, bs, y, c0, rest,
+                    x, wt, bs, y, c0, rest, rows,
                 ),
             }
         }
@@ -1067,7 +1066,7 @@ pub(crate) unsafe fn conv2d<
         while c0 < CO {
             let width = (CO - c0).min(4 * l);
             let nv = width.div_ceil(l);
-            for oy in 0..HO {
+            for oy in rows.0..rows.1 {
                 let ky_lo = PT.saturating_sub(oy * SH);
                 let ky_hi = KH.min((H + PT).saturating_sub(oy * SH));
                 for ox in 0..WO {
@@ -1372,10 +1371,50 @@ macro_rules! isa_kernels {
             bias: &[f32],
             out: &mut [f32],
         ) {
-            // SAFETY: this function's contract is the instruction set, enabled here.
+            $crate::kernels::check_len("conv2d", "out", out.len(), HO * WO * CO);
+            // SAFETY: this function's contract is the instruction set, enabled here; `out` is
+            // an exclusive slice of the whole output.
             unsafe {
                 vector::conv2d::<$S, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
-                    input, weights, bias, out,
+                    input, weights, bias, out.as_mut_ptr(), $crate::kernels::Part::WHOLE,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::conv2d`](crate::kernels::conv2d), one share of the")]
+        /// output rows (see [`Part`](crate::kernels::Part)).
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` is valid for writes of the")]
+        /// whole output (`HO * WO * CO` values), and no other thread accesses the share of
+        /// `part` meanwhile (calls with distinct indices of one count share none).
+        #[target_feature(enable = $features)]
+        pub unsafe fn conv2d_part<
+            const H: usize,
+            const W: usize,
+            const CI: usize,
+            const HO: usize,
+            const WO: usize,
+            const CO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+        >(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            // SAFETY: this function's contract.
+            unsafe {
+                vector::conv2d::<$S, H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(
+                    input, weights, bias, out, part,
                 )
             }
         }
