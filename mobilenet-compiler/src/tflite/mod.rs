@@ -712,7 +712,7 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
                 return Err(format!("{} is not the residual connection of an inverted residual block (expansion 1x1, depthwise, linear 1x1 projection, add)", at.op(i)));
             }
             OpKind::Other(name) => {
-                return Err(format!("{}: the op {name} is not supported (MobileNet import knows CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MEAN, FULLY_CONNECTED, RESHAPE, SQUEEZE, SOFTMAX QUANTIZE and DEQUANTIZE at the boundary)", at.op(i)));
+                return Err(format!("{}: the op {name} is not supported (MobileNet import knows CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MEAN, FULLY_CONNECTED, RESHAPE, SQUEEZE, SOFTMAX, and QUANTIZE or DEQUANTIZE at the boundary)", at.op(i)));
             }
         }
         used[i] = true;

@@ -67,7 +67,7 @@ fn unsupported_op_is_named_with_its_index() {
         e,
         "`m.tflite`: operator 1 (TANH): the op TANH is not supported (MobileNet import knows \
          CONV_2D, DEPTHWISE_CONV_2D, ADD, AVERAGE_POOL_2D, MEAN, FULLY_CONNECTED, RESHAPE, \
-         SQUEEZE, SOFTMAX and the u8/i8 QUANTIZE at the boundary)"
+         SQUEEZE, SOFTMAX, and QUANTIZE or DEQUANTIZE at the boundary)"
     );
 }
 
