@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "target" / "release"
 BUILD_CMD = [
     "cargo", "build", "--release",
-    "-p", "mobilenet-bench", "--bin", "timing", "--bin", "peak",
+    "-p", "mobilenet-bench", "--bin", "timing", "--bin", "peak", "--bin", "throughput",
     "-p", "mobilenet-cli", "--bin", "mobilenet",
 ]  # fmt: skip  (with --bin given, cargo builds only the named binaries: `mobilenet` is named too)
 
@@ -380,12 +380,12 @@ class Engine:
 class OrtEngine(Engine):
     name = "onnxruntime"
 
-    def __init__(self, onnx_bytes: bytes, x, classes: int):
+    def __init__(self, onnx_bytes: bytes, x, classes: int, threads: int):
         import numpy as np
         import onnxruntime as ort
 
         so = ort.SessionOptions()
-        so.intra_op_num_threads = THREADS
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -398,7 +398,7 @@ class OrtEngine(Engine):
         self.io.bind_output("output", "cpu", 0, np.float32, list(self.y.shape), self.y.ctypes.data)
         self.info = {
             "providers": self.sess.get_providers(),
-            "settings": f"intra_op_num_threads={THREADS}, inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL, IOBinding",
+            "settings": f"intra_op_num_threads={threads}, inter_op_num_threads=1, ORT_SEQUENTIAL, ORT_ENABLE_ALL, IOBinding",
         }
 
     def infer(self) -> None:
@@ -417,13 +417,13 @@ class OpenVinoEngine(Engine):
         "NUM_STREAMS": 1,
     }
 
-    def __init__(self, onnx_path: Path, x):
+    def __init__(self, onnx_path: Path, x, threads: int):
         import numpy as np
         import openvino as ov
 
         core = ov.Core()
         model = core.read_model(str(onnx_path))
-        self.compiled = core.compile_model(model, "CPU", {**self.CONFIG, "INFERENCE_NUM_THREADS": THREADS})
+        self.compiled = core.compile_model(model, "CPU", {**self.CONFIG, "INFERENCE_NUM_THREADS": threads})
         self.req = self.compiled.create_infer_request()
         self.x = np.ascontiguousarray(x)
         self.req.set_input_tensor(ov.Tensor(self.x, shared_memory=True))
@@ -449,7 +449,7 @@ class OpenVinoEngine(Engine):
 class LiteRtEngine(Engine):
     name = "litert"
 
-    def __init__(self, tflite_bytes: bytes, x):
+    def __init__(self, tflite_bytes: bytes, x, threads: int):
         import numpy as np
         from ai_edge_litert import interpreter as litert
 
@@ -465,7 +465,7 @@ class LiteRtEngine(Engine):
             ops[d["op_name"]] = ops.get(d["op_name"], 0) + 1
         del plain
         with capture_fd2() as log:
-            self.interp = litert.Interpreter(model_content=tflite_bytes, num_threads=THREADS)
+            self.interp = litert.Interpreter(model_content=tflite_bytes, num_threads=threads)
             self.interp.allocate_tensors()
         # After delegation the node list ends with the delegate's node(s), which replace the
         # nodes they took over. TFLite logs "Created TensorFlow Lite XNNPACK delegate for CPU"
@@ -542,18 +542,18 @@ def median(xs: list[float]) -> float:
     return float(np.median(np.asarray(xs, dtype=np.float64)))
 
 
-def bench_network(name: str, cfg: dict, args, tmp: Path, peak: float | None) -> tuple[dict, list[str]]:
+def prepare_network(name: str, cfg: dict, args, tmp: Path) -> dict:
+    """The network's report, weights and input, and the peers' model files (ONNX for ONNX
+    Runtime and OpenVINO, TFLite for LiteRT) for the engines asked for; a model that could not be
+    made is an entry of "setup_errors"."""
     import numpy as np
     from safetensors.numpy import load_file
     import make_fixtures as mf
 
-    failures: list[str] = []
     cli = str(RELEASE / "mobilenet")
     report_text = run([cli, "report", cfg["spec"], "--format", "json"])
     report = json.loads(report_text)
     net = report["network"]
-    mult_adds = int(report["totals"]["mult_adds"])
-    classes = int(net["classes"])
     h, w, c = (int(net["input"][k]) for k in ("h", "w", "c"))
     report_path = tmp / f"{name}.report.json"
     report_path.write_text(report_text)
@@ -566,64 +566,83 @@ def bench_network(name: str, cfg: dict, args, tmp: Path, peak: float | None) -> 
         if not wpath.exists():
             raise PeerError(f"{wpath} missing: run scripts/fetch_real_model.sh")
     weights = load_file(str(wpath))
-
-    x = make_input(h, w, c)
+    prep = {"net": net, "mult_adds": int(report["totals"]["mult_adds"]), "classes": int(net["classes"]),
+            "hwc": (h, w, c), "wpath": wpath, "x": make_input(h, w, c), "onnx_bytes": None,
+            "onnx_path": None, "tflite_bytes": None, "tf_ref": None, "tf_version": None, "setup_errors": {}}
     input_path = tmp / f"{name}.input.f32"
-    input_path.write_bytes(x.astype("<f4").tobytes())
+    input_path.write_bytes(prep["x"].astype("<f4").tobytes())
+    prep["input_path"] = input_path
 
     print(f"\n== {name}: {cfg['spec']}, {cfg['weights_desc']}", flush=True)
     print(f"   input [1,{h},{w},{c}] NHWC f32, numpy default_rng({INPUT_SEED}) uniform [-1,1); "
-          f"{mult_adds:,} Mult-Adds", flush=True)
+          f"{prep['mult_adds']:,} Mult-Adds", flush=True)
 
-    engines: dict[str, Engine] = {}
-    setup_errors: dict[str, str] = {}
-    want = [e for e in ENGINES if e in args.engines]
-    onnx_bytes = onnx_path = None
-    if "onnxruntime" in want or "openvino" in want:
+    setup_errors = prep["setup_errors"]
+    if "onnxruntime" in args.engines or "openvino" in args.engines:
         try:
             builder = mf.GraphBuilder(net, weights)
             model = builder.build()
             mf.check_shapes(model, builder.checks)
-            onnx_bytes = model.SerializeToString()
-            onnx_path = tmp / f"{name}.onnx"
-            onnx_path.write_bytes(onnx_bytes)
+            prep["onnx_bytes"] = model.SerializeToString()
+            prep["onnx_path"] = tmp / f"{name}.onnx"
+            prep["onnx_path"].write_bytes(prep["onnx_bytes"])
         except Exception as e:  # noqa: BLE001
             for eng in ("onnxruntime", "openvino"):
                 setup_errors[eng] = f"ONNX graph: {type(e).__name__}: {e}"
-    tf_ref = None
-    tf_version = None
-    if "onnxruntime" in want and onnx_bytes is not None:
-        try:
-            engines["onnxruntime"] = OrtEngine(onnx_bytes, x, classes)
-        except Exception as e:  # noqa: BLE001
-            setup_errors["onnxruntime"] = f"{type(e).__name__}: {e}"
-    if "openvino" in want and onnx_path is not None:
-        try:
-            engines["openvino"] = OpenVinoEngine(onnx_path, x)
-        except Exception as e:  # noqa: BLE001
-            setup_errors["openvino"] = f"{type(e).__name__}: {e}"
-    if "litert" in want:
-        tfl_path = tmp / f"{name}.tflite"
+    tfl_path = tmp / f"{name}.tflite"
+    if "litert" in args.engines:
         try:
             t0 = time.time()
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
             out = run([sys.executable, str(Path(__file__).resolve()), "--tflite-convert",
                        str(report_path), str(wpath), str(tfl_path)], env=env)
-            tf_version = last_json_line(out).get("tensorflow")
-            tf_ref = np.load(str(tfl_path) + ".tf_output.npy")
-            print(f"   TFLite conversion (tf.nn graph, TensorFlow {tf_version}): "
+            prep["tf_version"] = last_json_line(out).get("tensorflow")
+            prep["tf_ref"] = np.load(str(tfl_path) + ".tf_output.npy")
+            prep["tflite_bytes"] = tfl_path.read_bytes()
+            print(f"   TFLite conversion (tf.nn graph, TensorFlow {prep['tf_version']}): "
                   f"{tfl_path.stat().st_size:,} bytes in {time.time() - t0:.1f} s", flush=True)
-            if args.keep_models:
-                keep = Path(args.keep_models)
-                keep.mkdir(parents=True, exist_ok=True)
-                shutil.copy(tfl_path, keep / tfl_path.name)
-            engines["litert"] = LiteRtEngine(tfl_path.read_bytes(), x)
         except Exception as e:  # noqa: BLE001
             setup_errors["litert"] = f"{type(e).__name__}: {e}"
-    if args.keep_models and onnx_path is not None:
+    if args.keep_models:
         keep = Path(args.keep_models)
         keep.mkdir(parents=True, exist_ok=True)
-        shutil.copy(onnx_path, keep / onnx_path.name)
+        for path in (prep["onnx_path"], tfl_path if prep["tflite_bytes"] else None):
+            if path is not None:
+                shutil.copy(path, keep / path.name)
+    return prep
+
+
+def make_engine(eng: str, prep: dict, threads: int) -> Engine:
+    """One peer engine on the prepared model, its single inference using `threads` threads."""
+    if prep["setup_errors"].get(eng):
+        raise PeerError(prep["setup_errors"][eng])
+    if eng == "onnxruntime":
+        return OrtEngine(prep["onnx_bytes"], prep["x"], prep["classes"], threads)
+    if eng == "openvino":
+        return OpenVinoEngine(prep["onnx_path"], prep["x"], threads)
+    if eng == "litert":
+        return LiteRtEngine(prep["tflite_bytes"], prep["x"], threads)
+    raise PeerError(f"unknown engine {eng}")
+
+
+def bench_network(name: str, cfg: dict, args, tmp: Path, peak: float | None) -> tuple[dict, list[str]]:
+    import numpy as np
+
+    failures: list[str] = []
+    prep = prepare_network(name, cfg, args, tmp)
+    mult_adds = prep["mult_adds"]
+    h, w, c = prep["hwc"]
+    wpath, input_path, tf_ref, tf_version = prep["wpath"], prep["input_path"], prep["tf_ref"], prep["tf_version"]
+    want = [e for e in ENGINES if e in args.engines]
+    engines: dict[str, Engine] = {}
+    setup_errors: dict[str, str] = dict(prep["setup_errors"])
+    for eng in want:
+        if eng == "ours" or eng in setup_errors:
+            continue
+        try:
+            engines[eng] = make_engine(eng, prep, THREADS)
+        except Exception as e:  # noqa: BLE001
+            setup_errors[eng] = f"{type(e).__name__}: {e}"
 
     for eng, err in setup_errors.items():
         failures.append(f"{name}/{eng}: setup failed: {err}")
@@ -752,6 +771,160 @@ def bench_network(name: str, cfg: dict, args, tmp: Path, peak: float | None) -> 
 
 
 # --------------------------------------------------------------------------------------
+# throughput: images/s with every core, each engine its best way
+# --------------------------------------------------------------------------------------
+
+
+class OpenVinoAsync:
+    """OpenVINO's own throughput mode: PERFORMANCE_HINT THROUGHPUT (it picks the streams) and an
+    AsyncInferQueue with its optimal number of requests, all fed the same input tensor."""
+
+    def __init__(self, onnx_path: Path, x, threads: int):
+        import numpy as np
+        import openvino as ov
+
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_NUM_THREADS": threads,
+                  "INFERENCE_PRECISION_HINT": "f32"}
+        self.compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
+        self.queue = ov.AsyncInferQueue(self.compiled, 0)
+        self.tensor = ov.Tensor(np.ascontiguousarray(x))
+        self.info = {"config": config, "requests": len(self.queue),
+                     "streams": str(self.compiled.get_property("NUM_STREAMS"))}
+
+    def run(self, n: int) -> None:
+        for _ in range(n):
+            self.queue.start_async({0: self.tensor}, share_inputs=True)
+        self.queue.wait_all()
+
+
+def images_per_s(mode, n: int) -> float:
+    """Run n images the way `mode` says and return images/s. mode is ("requests", [engines]):
+    one Python thread per engine instance, each running n / len(instances) inferences (every
+    engine's Python call releases the GIL while it computes), all started together;
+    ("threads", engine): n inferences one after another on one instance; ("async", queue)."""
+    import threading
+
+    kind, what = mode
+    if kind == "requests":
+        per = -(-n // len(what))
+        start = threading.Barrier(len(what) + 1)
+
+        def work(e):
+            start.wait()
+            for _ in range(per):
+                e.infer()
+
+        workers = [threading.Thread(target=work, args=(e,)) for e in what]
+        for t in workers:
+            t.start()
+        start.wait()
+        t0 = time.perf_counter()
+        for t in workers:
+            t.join()
+        return per * len(what) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    if kind == "threads":
+        for _ in range(n):
+            what.infer()
+    else:
+        what.run(n)
+    return n / (time.perf_counter() - t0)
+
+
+def bench_throughput(name: str, cfg: dict, args, tmp: Path) -> tuple[dict, list[str]]:
+    """Images/s with THREADS threads: ours with `target/release/throughput` (forward_batch, one
+    image per pool thread, and forward_parallel, each image's layers split; the faster counts),
+    every peer each way it offers: THREADS instances of one thread each driven by THREADS
+    Python threads (parallel requests), one instance using THREADS threads (images one after
+    another), and for OpenVINO its THROUGHPUT hint with an async queue. Each way: a calibration
+    run, then --tp-rounds rounds of about --tp-seconds each, all ways taking turns in every round
+    (order rotated); the median round counts."""
+    failures: list[str] = []
+    prep = prepare_network(name, cfg, args, tmp)
+    want = [e for e in ENGINES if e in args.engines and e != "ours"]
+    modes: dict[str, list[tuple[str, object]]] = {}
+    for eng in want:
+        if eng in prep["setup_errors"]:
+            failures.append(f"{name}/{eng}: setup failed: {prep['setup_errors'][eng]}")
+            continue
+        try:
+            ways = [(f"{THREADS} instances x 1 thread, parallel requests",
+                     ("requests", [make_engine(eng, prep, 1) for _ in range(THREADS)])),
+                    (f"1 instance x {THREADS} threads, sequential", ("threads", make_engine(eng, prep, THREADS)))]
+            if eng == "openvino":
+                q = OpenVinoAsync(prep["onnx_path"], prep["x"], THREADS)
+                ways.append((f"THROUGHPUT hint, {q.info['requests']} async requests, "
+                             f"{q.info['streams']} streams", ("async", q)))
+            modes[eng] = ways
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{name}/{eng}: setup failed: {type(e).__name__}: {e}")
+            print(f"   {eng}: SETUP FAILED: {e}", flush=True)
+
+    # Each way is one slot; every round runs every slot once, the order rotated per round, so a
+    # change in the shared machine's speed during the run falls on every engine alike.
+    ours_cmd = [str(RELEASE / "throughput"), name, "--weights", str(prep["wpath"]), "--threads", str(THREADS),
+                "--rounds", "1", "--seconds", str(args.tp_seconds)]
+    ours_ways = [("batch_images_per_s", f"forward_batch, pool of {THREADS}"),
+                 ("parallel_images_per_s", f"forward_parallel, pool of {THREADS}"),
+                 ("single_thread_images_per_s", "forward, 1 thread (for scale)")]
+    slots: list[tuple[str, str, object]] = [("ours", "", None)]
+    for eng, ways in modes.items():
+        for label, mode in ways:
+            try:
+                rate = images_per_s(mode, max(THREADS, 4))  # calibration and warm-up
+                n = max(THREADS, round(rate * args.tp_seconds))
+                images_per_s(mode, n)
+                slots.append((eng, label, (mode, n)))
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"{name}/{eng}: {label}: {type(e).__name__}: {e}")
+    rates: dict[tuple[str, str], list[float]] = {}
+    for r in range(args.tp_rounds):
+        k = r % len(slots)
+        for eng, label, what in slots[k:] + slots[:k]:
+            try:
+                if eng == "ours":
+                    res = last_json_line(run(ours_cmd))
+                    for key, lab in ours_ways:
+                        rates.setdefault((eng, lab), []).append(float(res[key]))
+                else:
+                    mode, n = what
+                    rates.setdefault((eng, label), []).append(images_per_s(mode, n))
+            except Exception as e:  # noqa: BLE001
+                failures.append(f"{name}/{eng}: {label or 'throughput'}: {type(e).__name__}: {e}")
+                slots = [sl for sl in slots if sl[:2] != (eng, label)]
+                break
+        line = ", ".join(f"{e} {lab.split(',')[0]} {v[-1]:.1f}" for (e, lab), v in rates.items() if v)
+        print(f"   round {r + 1}/{args.tp_rounds}: images/s {line}", flush=True)
+    rows: list[dict] = []
+    for (eng, label), v in rates.items():
+        row = {"engine": eng, "mode": label, "images_per_s": median(v), "rounds": v}
+        if label.startswith("forward, 1 thread"):
+            row["reference_only"] = True
+        rows.append(row)
+
+    best: dict[str, float] = {}
+    for r in rows:
+        if not r.get("reference_only"):
+            best[r["engine"]] = max(best.get(r["engine"], 0.0), r["images_per_s"])
+    ours_best = best.get("ours")
+    print(f"\n   {'engine':<14}{'way':<52}{'images/s':>10}{'ours/peer':>11}")
+    print("   " + "-" * 87)
+    for r in rows:
+        mark = "*" if not r.get("reference_only") and r["images_per_s"] == best[r["engine"]] else " "
+        ratio = (f"{ours_best / best[r['engine']]:.3f}" if ours_best and r["engine"] != "ours" and mark == "*"
+                 else "")
+        print(f"   {r['engine']:<14}{r['mode']:<52}{r['images_per_s']:>9.1f}{mark}{ratio:>11}")
+    peers = {e: v for e, v in best.items() if e != "ours"}
+    if ours_best and peers:
+        top = max(peers, key=peers.get)
+        print(f"   ours {ours_best:.1f} images/s, best peer {top} {peers[top]:.1f}: "
+              f"{ours_best / peers[top]:.3f}x (* = each engine's best way; ours/peer > 1: ours is faster)")
+    return {"threads": THREADS, "rows": rows, "best": best,
+            "ours_over_best_peer": (ours_best / max(peers.values())) if ours_best and peers else None}, failures
+
+
+# --------------------------------------------------------------------------------------
 # main
 # --------------------------------------------------------------------------------------
 
@@ -778,11 +951,20 @@ def main() -> int:
                     "intra_op_num_threads, LiteRT num_threads, OpenVINO INFERENCE_NUM_THREADS; default 1); "
                     "ours: forward_parallel on a pool of N threads")
     ap.add_argument("--keep-models", metavar="DIR", help="copy the generated .onnx and .tflite files here")
+    ap.add_argument("--throughput", action="store_true", help="images/s with --threads threads instead of "
+                    "latency: each engine its best way (ours forward_batch or forward_parallel; the peers "
+                    "parallel requests on single-thread instances, one multi-threaded instance, OpenVINO "
+                    "also its THROUGHPUT hint)")
+    ap.add_argument("--tp-rounds", type=int, default=5, help="throughput: timed rounds per way (default 5)")
+    ap.add_argument("--tp-seconds", type=float, default=0.5, help="throughput: about how long a round "
+                    "takes (default 0.5)")
     args = ap.parse_args()
     if "ours" not in args.engines:
         args.engines = ["ours", *args.engines]  # the reference for the output check and the ratio
-    if args.iters < 1 or args.repeat < 1 or args.warmup < 0 or args.threads < 1:
-        ap.error("--iters, --repeat and --threads must be >= 1, --warmup >= 0")
+    if args.iters < 1 or args.repeat < 1 or args.warmup < 0 or args.threads < 1 or args.tp_rounds < 1:
+        ap.error("--iters, --repeat, --threads and --tp-rounds must be >= 1, --warmup >= 0")
+    if not args.tp_seconds > 0:
+        ap.error("--tp-seconds must be > 0")
     global THREADS
     THREADS = args.threads
 
@@ -794,7 +976,7 @@ def main() -> int:
     if not args.no_build:
         print("$ " + " ".join(BUILD_CMD), flush=True)
         subprocess.run(BUILD_CMD, cwd=ROOT, check=True)
-    for b in ("timing", "peak", "mobilenet"):
+    for b in ("timing", "peak", "mobilenet", "throughput"):
         if not (RELEASE / b).exists():
             raise SystemExit(f"error: {RELEASE / b} missing (run without --no-build)")
 
@@ -842,7 +1024,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mobilenet-peers-") as tmpd:
         for name in args.networks:
             try:
-                res, failures = bench_network(name, NETWORKS[name], args, Path(tmpd), peak)
+                if args.throughput:
+                    res, failures = bench_throughput(name, NETWORKS[name], args, Path(tmpd))
+                else:
+                    res, failures = bench_network(name, NETWORKS[name], args, Path(tmpd), peak)
             except PeerError as e:
                 print(f"FAIL {name}: {e}", file=sys.stderr)
                 all_failures.append(f"{name}: {e}")
@@ -856,7 +1041,10 @@ def main() -> int:
     if all_failures:
         print("\nFAILED:\n  " + "\n  ".join(all_failures), file=sys.stderr)
         return 1
-    print("\nall outputs agree with ours (max rel diff <= %g, same top-1)" % args.tol)
+    if args.throughput:
+        print("\nthroughput only: run without --throughput for the output check")
+    else:
+        print("\nall outputs agree with ours (max rel diff <= %g, same top-1)" % args.tol)
     return 0
 
 

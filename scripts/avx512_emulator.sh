@@ -41,7 +41,7 @@ for l in sys.stdin:
 declare -A BIN
 while read -r name exe; do BIN[$name]=$exe; done < <(
     build -p mobilenet-runtime --lib
-    build -p mobilenet-tests --test conformance --test kernel_shapes
+    build -p mobilenet-tests --test conformance --test kernel_shapes --test kernel_shapes_2
 )
 
 # The guest's root file system: busybox, the test binaries, the fixtures at the path the
@@ -53,6 +53,7 @@ cp -r "$ROOT/mobilenet-tests/fixtures" "$R$ROOT/mobilenet-tests/"
 cp "${BIN[mobilenet_runtime]}" "$R/t/runtime"
 cp "${BIN[conformance]}" "$R/t/conformance"
 cp "${BIN[kernel_shapes]}" "$R/t/kernel_shapes"
+cp "${BIN[kernel_shapes_2]}" "$R/t/kernel_shapes_2"
 strip "$R"/t/*
 mknod "$R/dev/console" c 5 1
 mknod "$R/dev/null" c 1 3
@@ -67,6 +68,7 @@ echo "=== conformance, every ISA, avx512 required"
 MOBILENET_REQUIRE_ISA=avx512 /t/conformance --test-threads=1 --nocapture 2>&1; echo "rc=$?"
 echo "=== kernel shapes: avx512 vs scalar"
 MOBILENET_TEST_ISAS=scalar,avx512 MOBILENET_REQUIRE_ISA=avx512 /t/kernel_shapes --test-threads=1 --nocapture 2>&1; echo "rc=$?"
+MOBILENET_TEST_ISAS=scalar,avx512 MOBILENET_REQUIRE_ISA=avx512 /t/kernel_shapes_2 --test-threads=1 --nocapture 2>&1; echo "rc=$?"
 echo "=== DONE"
 /bin/busybox poweroff -f
 EOF

@@ -31,6 +31,10 @@ step() { printf '\n== %s\n' "$*"; }
     # shellcheck source=scripts/cross/cross-env.sh
     source scripts/cross/cross-env.sh
     export RUSTC_BOOTSTRAP=1
+    # mobilenet-tests leaves out the dev-dependencies of its compiler-driving tests (which do not
+    # run here) under this cfg: trybuild, the compiler and safetensors are not built per target.
+    export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS="${CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUSTFLAGS:-} --cfg mobilenet_cross"
+    export CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS="$CARGO_TARGET_WASM32_WASIP1_RUSTFLAGS --cfg mobilenet_cross"
     step "aarch64 (qemu): kernel tests and conformance, NEON required"
     MOBILENET_REQUIRE_ISA=neon cargo test -Zbuild-std --target aarch64-unknown-linux-gnu \
         -p mobilenet-runtime --lib -p mobilenet-tests --test conformance

@@ -3,6 +3,8 @@
 //! run time (the generated `Model::from_safetensors`, `input_array`). Each case is a broken file
 //! of one kind; the text must say what is wrong, where, and what to do.
 
+#![cfg(not(mobilenet_cross))] // its dev-dependencies are not built for the cross targets
+
 use mobilenet_compiler::Network;
 
 mobilenet_macros::mobilenet!(spec = "tests/ui/tiny.toml", name = "tiny");

@@ -1,6 +1,8 @@
 //! The generated per-layer profile: `forward_timed` runs the same calls as `forward` (bit-equal
 //! output) and `Model::profile` reports one row per layer.
 
+#![cfg(not(mobilenet_cross))] // its dev-dependencies are not built for the cross targets
+
 mobilenet_macros::mobilenet!(spec = "specs/v2_a035_r96.toml", name = "net");
 
 #[test]

@@ -3,6 +3,8 @@
 //! pass the compile-time check and load at run time unchanged (those counters are ignored),
 //! giving exactly the same model.
 
+#![cfg(not(mobilenet_cross))] // its dev-dependencies are not built for the cross targets
+
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
