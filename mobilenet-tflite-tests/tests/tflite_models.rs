@@ -364,6 +364,7 @@ mod models {
 }
 
 /// The repository's photos (`examples/classify/images`) as `side` x `side` RGB bytes.
+#[cfg(vww_model)]
 fn photos(side: u32) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/classify/images");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
