@@ -842,12 +842,15 @@ def bench_throughput(name: str, cfg: dict, args, tmp: Path) -> tuple[dict, list[
     (order rotated); the median round counts."""
     failures: list[str] = []
     prep = prepare_network(name, cfg, args, tmp)
-    want = [e for e in ENGINES if e in args.engines and e != "ours"]
-    modes: dict[str, list[tuple[str, object]]] = {}
-    for eng in want:
+    # Each way is one slot: (engine, label, (mode, images per round)). Every round runs every
+    # slot once, the order rotated per round, so a change in the shared machine's speed during
+    # the run falls on every engine alike. Ours is one slot giving its three rates.
+    slots: list[tuple[str, str, object]] = [("ours", "", None)]
+    for eng in [e for e in ENGINES if e in args.engines and e != "ours"]:
         if eng in prep["setup_errors"]:
             failures.append(f"{name}/{eng}: setup failed: {prep['setup_errors'][eng]}")
             continue
+        label = eng
         try:
             ways = [(f"{THREADS} instances x 1 thread, parallel requests",
                      ("requests", [make_engine(eng, prep, 1) for _ in range(THREADS)])),
@@ -856,28 +859,23 @@ def bench_throughput(name: str, cfg: dict, args, tmp: Path) -> tuple[dict, list[
                 q = OpenVinoAsync(prep["onnx_path"], prep["x"], THREADS)
                 ways.append((f"THROUGHPUT hint, {q.info['requests']} async requests, "
                              f"{q.info['streams']} streams", ("async", q)))
-            modes[eng] = ways
-        except Exception as e:  # noqa: BLE001
-            failures.append(f"{name}/{eng}: setup failed: {type(e).__name__}: {e}")
-            print(f"   {eng}: SETUP FAILED: {e}", flush=True)
-
-    # Each way is one slot; every round runs every slot once, the order rotated per round, so a
-    # change in the shared machine's speed during the run falls on every engine alike.
-    ours_cmd = [str(RELEASE / "throughput"), name, "--weights", str(prep["wpath"]), "--threads", str(THREADS),
-                "--rounds", "1", "--seconds", str(args.tp_seconds)]
-    ours_ways = [("batch_images_per_s", f"forward_batch, pool of {THREADS}"),
-                 ("parallel_images_per_s", f"forward_parallel, pool of {THREADS}"),
-                 ("single_thread_images_per_s", "forward, 1 thread (for scale)")]
-    slots: list[tuple[str, str, object]] = [("ours", "", None)]
-    for eng, ways in modes.items():
-        for label, mode in ways:
-            try:
+            for label, mode in ways:
                 rate = images_per_s(mode, max(THREADS, 4))  # calibration and warm-up
                 n = max(THREADS, round(rate * args.tp_seconds))
                 images_per_s(mode, n)
                 slots.append((eng, label, (mode, n)))
-            except Exception as e:  # noqa: BLE001
-                failures.append(f"{name}/{eng}: {label}: {type(e).__name__}: {e}")
+        except Exception as e:  # noqa: BLE001
+            failures.append(f"{name}/{label}: setup failed: {type(e).__name__}: {e}")
+            print(f"   {label}: SETUP FAILED: {e}", flush=True)
+
+    # Ours calibrates its batch on the first round and keeps it (--batch) for the others.
+    ours_cmd = [str(RELEASE / "throughput"), name, "--weights", str(prep["wpath"]), "--threads", str(THREADS),
+                "--rounds", "1", "--seconds", str(args.tp_seconds)]
+    # (JSON key, label, whether it is only a scale and not a way of running with every core)
+    ours_ways = [("batch_images_per_s", f"forward_batch, pool of {THREADS}", False),
+                 ("parallel_images_per_s", f"forward_parallel, pool of {THREADS}", False),
+                 ("single_thread_images_per_s", "forward, 1 thread (for scale)", True)]
+    reference_only = {("ours", lab) for _, lab, ref in ours_ways if ref}
     rates: dict[tuple[str, str], list[float]] = {}
     for r in range(args.tp_rounds):
         k = r % len(slots)
@@ -885,7 +883,9 @@ def bench_throughput(name: str, cfg: dict, args, tmp: Path) -> tuple[dict, list[
             try:
                 if eng == "ours":
                     res = last_json_line(run(ours_cmd))
-                    for key, lab in ours_ways:
+                    if "--batch" not in ours_cmd:
+                        ours_cmd += ["--batch", str(int(res["batch"]))]
+                    for key, lab, _ in ours_ways:
                         rates.setdefault((eng, lab), []).append(float(res[key]))
                 else:
                     mode, n = what
@@ -898,20 +898,18 @@ def bench_throughput(name: str, cfg: dict, args, tmp: Path) -> tuple[dict, list[
         print(f"   round {r + 1}/{args.tp_rounds}: images/s {line}", flush=True)
     rows: list[dict] = []
     for (eng, label), v in rates.items():
-        row = {"engine": eng, "mode": label, "images_per_s": median(v), "rounds": v}
-        if label.startswith("forward, 1 thread"):
-            row["reference_only"] = True
-        rows.append(row)
+        rows.append({"engine": eng, "mode": label, "images_per_s": median(v), "rounds": v,
+                     "reference_only": (eng, label) in reference_only})
 
     best: dict[str, float] = {}
     for r in rows:
-        if not r.get("reference_only"):
+        if not r["reference_only"]:
             best[r["engine"]] = max(best.get(r["engine"], 0.0), r["images_per_s"])
     ours_best = best.get("ours")
     print(f"\n   {'engine':<14}{'way':<52}{'images/s':>10}{'ours/peer':>11}")
     print("   " + "-" * 87)
     for r in rows:
-        mark = "*" if not r.get("reference_only") and r["images_per_s"] == best[r["engine"]] else " "
+        mark = "*" if not r["reference_only"] and r["images_per_s"] == best[r["engine"]] else " "
         ratio = (f"{ours_best / best[r['engine']]:.3f}" if ours_best and r["engine"] != "ours" and mark == "*"
                  else "")
         print(f"   {r['engine']:<14}{r['mode']:<52}{r['images_per_s']:>9.1f}{mark}{ratio:>11}")

@@ -55,8 +55,9 @@ const SWEEP_INTERIOR: &[&str] = &[
 
 /// Every distinct kernel instantiation of every spec in `specs/` (but the interior of the
 /// sweeps, [`SWEEP_INTERIOR`]) and `specs/` of this package, as calls of the checking functions
-/// in `tests/common/kernel_check.rs` (`kernel_shapes.rs` and `kernel_shapes_2.rs` run a half each): each SIMD variant is compared with its scalar twin on the exact
-/// const generics the generated code uses.
+/// in `tests/common/kernel_check.rs` (`kernel_shapes.rs` and `kernel_shapes_2.rs` run a half
+/// each): each SIMD variant is compared with its scalar twin on the exact const generics the
+/// generated code uses.
 fn write_layer_shape_tests(out: &str) {
     let mut specs: Vec<std::path::PathBuf> = Vec::new();
     for dir in ["../specs", "specs"] {
