@@ -52,6 +52,13 @@ pub(crate) trait Simd {
     /// Lane-wise minimum; for a NaN in `a`, `b`.
     unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
 
+    /// A hint to bring the cache line holding `p` towards L1 (any address, never dereferenced;
+    /// a no-op where the instruction set has no stable prefetch intrinsic).
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        let _ = p;
+    }
+
     /// Sum of the lanes.
     #[inline(always)]
     unsafe fn reduce_add(v: Self::V) -> f32 {
@@ -99,6 +106,12 @@ impl Avx2 {
 impl Simd for Avx2 {
     const LANES: usize = 8;
     type V = __m256;
+
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        // SAFETY: a prefetch never faults, whatever the address (SSE, part of x86-64).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+    }
 
     #[inline(always)]
     unsafe fn zero() -> __m256 {
@@ -217,6 +230,12 @@ impl Simd for Avx512 {
     type V = __m512;
 
     #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        // SAFETY: a prefetch never faults, whatever the address (SSE, part of x86-64).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+    }
+
+    #[inline(always)]
     unsafe fn zero() -> __m512 {
         // SAFETY: see the impl.
         unsafe { _mm512_setzero_ps() }
@@ -331,6 +350,12 @@ pub(crate) struct Avx2Pair;
 impl Simd for Avx2Pair {
     const LANES: usize = 16;
     type V = [__m256; 2];
+
+    #[inline(always)]
+    unsafe fn prefetch(p: *const f32) {
+        // SAFETY: a prefetch never faults, whatever the address (SSE, part of x86-64).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(p as *const i8) }
+    }
 
     #[inline(always)]
     unsafe fn zero() -> Self::V {

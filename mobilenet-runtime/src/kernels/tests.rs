@@ -378,6 +378,12 @@ fn depthwise_matches_reference() {
     // Maps too large for the 16-lane dense buffer, several 16-channel blocks and a ragged one.
     depthwise_case!(30, 30, 20, 30, 30, 3, 3, 1, 1, 1, 1, ACT_RELU);
     depthwise_case!(29, 27, 40, 15, 14, 3, 3, 2, 2, 1, 1, ACT_RELU6);
+    // Wide layers whose dense path works on cache-line slices (dw_slice), the last slice
+    // ragged: one full and one partial vector (203 = 12 * 16 + 11), half a line (200), and a
+    // map shorter than one run.
+    depthwise_case!(9, 9, 203, 9, 9, 3, 3, 1, 1, 1, 1, ACT_RELU6);
+    depthwise_case!(8, 8, 200, 4, 4, 3, 3, 2, 2, 0, 0, ACT_RELU);
+    depthwise_case!(4, 4, 197, 4, 4, 3, 3, 1, 1, 1, 1, ACT_NONE);
 }
 
 /// `pointwise` (or, with `add:`, `pointwise_add`, whose output buffer holds a residual on
