@@ -65,6 +65,9 @@ impl OpDef for Fc {
     fn fan_in(&self, l: &Layer) -> usize {
         fc(l).0
     }
+    fn parallel(&self, l: &Layer) -> bool {
+        !l.quantized
+    }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let (inputs, outputs, _, act) = fc(l);
         if l.quantized {

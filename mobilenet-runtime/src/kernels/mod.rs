@@ -294,6 +294,14 @@ impl Part {
     }
 }
 
+/// The output columns `lo..hi` of `part` of a fully connected layer of `out` outputs: whole
+/// 16-value runs (64-byte lines), so parts never share a cache line of the output.
+#[inline(always)]
+pub(crate) fn fc_columns(out: usize, part: Part) -> (usize, usize) {
+    let (lo, hi) = part.range(out.div_ceil(16));
+    ((lo * 16).min(out), (hi * 16).min(out))
+}
+
 /// Calls the variant of a kernel for the active instruction set.
 macro_rules! dispatch {
     ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {
@@ -639,6 +647,26 @@ pub(crate) unsafe fn depthwise_part<
             input, weights, bias, out, part
         )
     )
+}
+
+/// [`fully_connected`] for one share of the outputs (columns, [`fc_columns`]).
+///
+/// # Safety
+///
+/// `out` is valid for writes of `OUT` values, and no other thread accesses the share of `part`
+/// meanwhile (calls with distinct indices of one count share none).
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) unsafe fn fully_connected_part<const IN: usize, const OUT: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    dispatch!(fully_connected_part::<IN, OUT, ACT>(
+        input, weights, bias, out, part
+    ));
 }
 
 #[cfg(feature = "std")]

@@ -172,3 +172,23 @@ pub fn depthwise<
         }
     });
 }
+
+/// [`kernels::fully_connected`](super::fully_connected) split by output columns (whole 64-byte
+/// lines): each part streams its own columns of every weight row, so the parts share DRAM
+/// bandwidth rather than wait on one core's.
+#[inline]
+pub fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
+    pool: &Pool,
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("fully_connected", "out", out.len(), OUT);
+    let y = Out(out.as_mut_ptr());
+    split(pool, IN * OUT, &|part| {
+        // SAFETY: `out` holds OUT values (checked); the parts of one split write disjoint
+        // columns (`fc_columns`), and `split` returns only after every part has finished.
+        unsafe { super::fully_connected_part::<IN, OUT, ACT>(input, weights, bias, y.ptr(), part) }
+    });
+}

@@ -507,6 +507,34 @@ pub fn fully_connected<const IN: usize, const OUT: usize, const ACT: u8>(
     matvec::<ACT>(input, weights, bias, out, OUT);
 }
 
+/// Scalar [`kernels::fully_connected`](super::fully_connected) for one share of the outputs
+/// (columns [`fc_columns`](super::fc_columns)), each computed as by the whole call.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `OUT` values, and no other thread accesses the columns of
+/// `part` meanwhile (calls with distinct indices of one count share none).
+pub unsafe fn fully_connected_part<const IN: usize, const OUT: usize, const ACT: u8>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    check_len("fully_connected", "input", input.len(), IN);
+    check_len("fully_connected", "weights", weights.len(), IN * OUT);
+    check_len("fully_connected", "bias", bias.len(), OUT);
+    let (o0, o1) = super::fc_columns(OUT, part);
+    // SAFETY: columns o0..o1 <= OUT lie inside the output the caller vouches for, and are this
+    // part's alone.
+    let acc = unsafe { core::slice::from_raw_parts_mut(out.add(o0), o1 - o0) };
+    acc.copy_from_slice(&bias[o0..o1]);
+    for (i, &a) in input.iter().enumerate() {
+        axpy(acc, a, &weights[i * OUT + o0..i * OUT + o1]);
+    }
+    activate_all::<ACT>(acc);
+}
+
 /// Scalar [`kernels::softmax`](super::softmax).
 pub fn softmax<const N: usize>(x: &mut [f32]) {
     check_len("softmax", "x", x.len(), N);

@@ -568,6 +568,24 @@ macro_rules! fc_case {
             );
             let what = std::format!("{isa} fc {s:?}");
             assert_close(out.check(&what), &want, &what);
+            // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
+            for count in [2, 3, 5] {
+                let mut parts = Guarded::new($out);
+                for index in 0..count {
+                    run_isa!(
+                        isa,
+                        fully_connected_part::<$in, $out, { $act }>(
+                            &input,
+                            &weights,
+                            &bias,
+                            parts.out().as_mut_ptr(),
+                            Part { index, count }
+                        )
+                    );
+                }
+                let what = std::format!("{what} in {count} parts");
+                assert_bits(parts.check(&what), out.check(&what), &what);
+            }
             // A fully connected layer is a pointwise convolution of one pixel.
             let mut pw = Guarded::new($out);
             let packed = panels(&weights, $in, $out);

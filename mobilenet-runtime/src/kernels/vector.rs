@@ -1207,54 +1207,84 @@ pub(crate) unsafe fn fully_connected<S: Simd, const IN: usize, const OUT: usize,
     bias: &[f32],
     out: &mut [f32],
 ) {
+    check_len("fully_connected", "out", out.len(), OUT);
+    // SAFETY: `out` holds OUT values (checked), the whole output is this call's.
+    unsafe {
+        fully_connected_part::<S, IN, OUT, ACT>(input, weights, bias, out.as_mut_ptr(), Part::WHOLE)
+    }
+}
+
+/// [`fully_connected`] for the output columns [`fc_columns`](super::fc_columns) of `part`, each
+/// computed as by the whole call (the same operations per lane, rows in the same order).
+///
+/// # Safety
+///
+/// The ISA of `S`; `out` is valid for writes of `OUT` values, and no other thread accesses the
+/// columns of `part` meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn fully_connected_part<
+    S: Simd,
+    const IN: usize,
+    const OUT: usize,
+    const ACT: u8,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
     check_len("fully_connected", "input", input.len(), IN);
     check_len("fully_connected", "weights", weights.len(), IN * OUT);
     check_len("fully_connected", "bias", bias.len(), OUT);
-    check_len("fully_connected", "out", out.len(), OUT);
-    out.copy_from_slice(bias);
-    let (x, w, y) = (input.as_ptr(), weights.as_ptr(), out.as_mut_ptr());
+    let (o0, o1) = super::fc_columns(OUT, part);
     let l = S::LANES;
-    // SAFETY: rows i..i+R <= IN of the weights, columns o..o+n <= OUT of every row and of out.
+    // SAFETY: rows i..i+R <= IN of the weights, columns o0..o1 <= OUT of every row, of the bias
+    // and of `out` (this part's, the caller vouches for the pointer).
     unsafe {
+        let (x, w, y) = (input.as_ptr(), weights.as_ptr().add(o0), out.add(o0));
+        core::ptr::copy_nonoverlapping(bias.as_ptr().add(o0), y, o1 - o0);
+        let n = o1 - o0;
         let mut i = 0;
         while i + 4 <= IN {
-            fc_rows::<S, 4, IN, OUT>(x.add(i), w.add(i * OUT), y);
+            fc_rows::<S, 4, IN, OUT>(x.add(i), w.add(i * OUT), y, n);
             i += 4;
         }
         match IN - i {
             0 => {}
-            1 => fc_rows::<S, 1, IN, OUT>(x.add(i), w.add(i * OUT), y),
-            2 => fc_rows::<S, 2, IN, OUT>(x.add(i), w.add(i * OUT), y),
-            _ => fc_rows::<S, 3, IN, OUT>(x.add(i), w.add(i * OUT), y),
+            1 => fc_rows::<S, 1, IN, OUT>(x.add(i), w.add(i * OUT), y, n),
+            2 => fc_rows::<S, 2, IN, OUT>(x.add(i), w.add(i * OUT), y, n),
+            _ => fc_rows::<S, 3, IN, OUT>(x.add(i), w.add(i * OUT), y, n),
         }
         if ACT != ACT_NONE {
             let mut o = 0;
-            while o < OUT {
-                let n = (OUT - o).min(l);
-                S::store_n(y.add(o), act::<S, ACT>(S::load_n(y.add(o), n)), n);
-                o += n;
+            while o < n {
+                let m = (n - o).min(l);
+                S::store_n(y.add(o), act::<S, ACT>(S::load_n(y.add(o), m)), m);
+                o += m;
             }
         }
     }
 }
 
-/// `y[o] += sum_r x[r] * w[r][o]` for `R` consecutive weight rows (row stride `OUT`), summed in
-/// row order.
+/// `y[o] += sum_r x[r] * w[r][o]` for `R` consecutive weight rows (row stride `OUT`) and the
+/// `n` columns from `w` and `y`, summed in row order.
 #[inline(always)]
 unsafe fn fc_rows<S: Simd, const R: usize, const IN: usize, const OUT: usize>(
     x: *const f32,
     w: *const f32,
     y: *mut f32,
+    n: usize,
 ) {
-    // SAFETY: the caller guarantees R input values at `x`, R rows of OUT weights at `w` and
-    // OUT values at `y`.
+    // SAFETY: the caller guarantees R input values at `x`, R rows of n weights at `w` (stride
+    // OUT) and n values at `y`; prefetches never fault.
     unsafe {
         let mut xs = [S::zero(); R];
         for (r, v) in xs.iter_mut().enumerate() {
             *v = S::broadcast(x.add(r));
         }
         let mut o = 0;
-        while o + S::LANES <= OUT {
+        while o + S::LANES <= n {
             let mut acc = S::load(y.add(o));
             for (r, xv) in xs.iter().enumerate() {
                 acc = S::fmadd(*xv, S::load(w.add(r * OUT + o)), acc);
@@ -1269,13 +1299,13 @@ unsafe fn fc_rows<S: Simd, const R: usize, const IN: usize, const OUT: usize>(
             S::store(y.add(o), acc);
             o += S::LANES;
         }
-        if o < OUT {
-            let n = OUT - o;
-            let mut acc = S::load_n(y.add(o), n);
+        if o < n {
+            let m = n - o;
+            let mut acc = S::load_n(y.add(o), m);
             for (r, xv) in xs.iter().enumerate() {
-                acc = S::fmadd(*xv, S::load_n(w.add(r * OUT + o), n), acc);
+                acc = S::fmadd(*xv, S::load_n(w.add(r * OUT + o), m), acc);
             }
-            S::store_n(y.add(o), acc, n);
+            S::store_n(y.add(o), acc, m);
         }
     }
 }
@@ -1750,6 +1780,25 @@ macro_rules! isa_kernels {
         ) {
             // SAFETY: this function's contract is the instruction set, enabled here.
             unsafe { vector::fully_connected::<$S, IN, OUT, ACT>(input, weights, bias, out) }
+        }
+
+        #[doc = concat!($name, " [`kernels::fully_connected`](crate::kernels::fully_connected), one")]
+        /// share of the output columns.
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` and `part` as for `vector::fully_connected_part`.")]
+        #[target_feature(enable = $features)]
+        pub unsafe fn fully_connected_part<const IN: usize, const OUT: usize, const ACT: u8>(
+            input: &[f32],
+            weights: &[f32],
+            bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            // SAFETY: the instruction set is enabled here; `out` and `part` are the caller's
+            // contract.
+            unsafe { vector::fully_connected_part::<$S, IN, OUT, ACT>(input, weights, bias, out, part) }
         }
 
         #[doc = concat!($name, " [`kernels::softmax`](crate::kernels::softmax).")]
