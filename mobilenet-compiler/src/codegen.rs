@@ -654,7 +654,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
 
             impl Model {
                 /// Profile every layer on this machine: `warmup` untimed forward passes, then
-                /// `runs` timed ones; each layer's median time, GFLOP/s and share of the forward
+                /// `runs` timed ones; each layer's median and minimum time, GFLOP/s and share of the forward
                 /// beside its Mult-Adds (print it for a table).
                 pub fn profile(&self, input: &[#io; INPUT_LEN], warmup: usize, runs: usize) -> rt::profile::Profile {
                     let mut scratch = Model::new_scratch();

@@ -1,5 +1,5 @@
-//! Per-layer profile of a network on this machine: each layer's median time, GFLOP/s and share
-//! of the forward, beside its Mult-Adds (the generated `Model::profile`).
+//! Per-layer profile of a network on this machine: each layer's median and minimum time,
+//! GFLOP/s and share of the forward, beside its Mult-Adds (the generated `Model::profile`).
 //!
 //! ```text
 //! MOBILENET_PROFILE_SPEC=specs/v2_alpha100.toml cargo run --release -p mobilenet-bench --bin profile

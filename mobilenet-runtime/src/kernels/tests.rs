@@ -223,24 +223,19 @@ macro_rules! conv_case {
             let what = std::format!("{isa} conv2d {s:?}");
             assert_close(out.check(&what), &want, &what);
             // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
-            for count in [2, 3, 5] {
-                let mut parts = Guarded::new($ho * $wo * $co);
-                for index in 0..count {
-                    #[rustfmt::skip]
-                    run_isa!(
-                        isa,
-                        conv2d_part::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-                            &input,
-                            &weights,
-                            &bias,
-                            parts.out().as_mut_ptr(),
-                            Part { index, count }
-                        )
-                    );
-                }
-                let what = std::format!("{what} in {count} parts");
-                assert_bits(parts.check(&what), out.check(&what), &what);
-            }
+            assert_parts(out.check(&what), None, &what, |y, part| {
+                #[rustfmt::skip]
+                run_isa!(
+                    isa,
+                    conv2d_part::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                        &input,
+                        &weights,
+                        &bias,
+                        y,
+                        part
+                    )
+                );
+            });
         }
     }};
 }
@@ -282,26 +277,37 @@ macro_rules! depthwise_case {
             let what = std::format!("{isa} depthwise {s:?}");
             assert_close(out.check(&what), &want, &what);
             // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
-            for count in [2, 3, 5] {
-                let mut parts = Guarded::new($ho * $wo * $c);
-                for index in 0..count {
-                    #[rustfmt::skip]
-                    run_isa!(
-                        isa,
-                        depthwise_part::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
-                            &input,
-                            &weights,
-                            &bias,
-                            parts.out().as_mut_ptr(),
-                            Part { index, count }
-                        )
-                    );
-                }
-                let what = std::format!("{what} in {count} parts");
-                assert_bits(parts.check(&what), out.check(&what), &what);
-            }
+            assert_parts(out.check(&what), None, &what, |y, part| {
+                #[rustfmt::skip]
+                run_isa!(
+                    isa,
+                    depthwise_part::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, { $act }>(
+                        &input,
+                        &weights,
+                        &bias,
+                        y,
+                        part
+                    )
+                );
+            });
         }
     }};
+}
+
+/// Runs a kernel's `_part` variant in 2, 3 and 5 parts (as threads would run it), on an output
+/// that starts as `init` when given, and checks that the parts together give `whole`'s bits.
+fn assert_parts(whole: &[f32], init: Option<&[f32]>, what: &str, run: impl Fn(*mut f32, Part)) {
+    for count in [2, 3, 5] {
+        let mut parts = Guarded::new(whole.len());
+        if let Some(init) = init {
+            parts.out().copy_from_slice(init);
+        }
+        for index in 0..count {
+            run(parts.out().as_mut_ptr(), Part { index, count });
+        }
+        let what = std::format!("{what} in {count} parts");
+        assert_bits(parts.check(&what), whole, &what);
+    }
 }
 
 /// Bit-identical outputs (a split call against the whole one).
@@ -437,26 +443,19 @@ macro_rules! pointwise_case {
             let what = std::format!("{isa} {} {s:?} act {}", stringify!($kernel), $act);
             assert_close(out.check(&what), &want, &what);
             // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
-            for count in [2, 3, 5] {
-                let mut parts = Guarded::new($hw * $co);
-                if $residual {
-                    parts.out().copy_from_slice(&skip);
-                }
-                for index in 0..count {
-                    run_isa!(
-                        isa,
-                        $part::<$hw, $ci, $co, { $act }>(
-                            &input,
-                            &packed,
-                            &bias,
-                            parts.out().as_mut_ptr(),
-                            Part { index, count }
-                        )
-                    );
-                }
-                let what = std::format!("{what} in {count} parts");
-                assert_bits(parts.check(&what), out.check(&what), &what);
-            }
+            let init = if $residual { Some(&skip[..]) } else { None };
+            assert_parts(out.check(&what), init, &what, |y, part| {
+                run_isa!(
+                    isa,
+                    $part::<$hw, $ci, $co, { $act }>(
+                        &input,
+                        &packed,
+                        &bias,
+                        y,
+                        part
+                    )
+                )
+            });
         }
     }};
 }
@@ -569,23 +568,12 @@ macro_rules! fc_case {
             let what = std::format!("{isa} fc {s:?}");
             assert_close(out.check(&what), &want, &what);
             // Split in 2, 3 and 5 parts (as threads would run it): the same bits.
-            for count in [2, 3, 5] {
-                let mut parts = Guarded::new($out);
-                for index in 0..count {
-                    run_isa!(
-                        isa,
-                        fully_connected_part::<$in, $out, { $act }>(
-                            &input,
-                            &weights,
-                            &bias,
-                            parts.out().as_mut_ptr(),
-                            Part { index, count }
-                        )
-                    );
-                }
-                let what = std::format!("{what} in {count} parts");
-                assert_bits(parts.check(&what), out.check(&what), &what);
-            }
+            assert_parts(out.check(&what), None, &what, |y, part| {
+                run_isa!(
+                    isa,
+                    fully_connected_part::<$in, $out, { $act }>(&input, &weights, &bias, y, part)
+                )
+            });
             // A fully connected layer is a pointwise convolution of one pixel.
             let mut pw = Guarded::new($out);
             let packed = panels(&weights, $in, $out);
