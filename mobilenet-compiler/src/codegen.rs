@@ -445,7 +445,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         } else {
             call_with(&f, p_arg.clone(), &read_locs, out_loc)
         };
-        par_calls.push(quote!(#pre #par_call));
+        par_calls.push((pre.clone(), par_call));
         calls.push((pre, call_with(&f, p_arg, &read_locs, out_loc)));
 
         // Cost table entry.
@@ -469,15 +469,23 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             .count()
     };
     let all_calls = calls.iter().map(|(pre, call)| quote!(#pre #call));
+    let all_par_calls = par_calls.iter().map(|(pre, call)| quote!(#pre #call));
     // The same calls, each (with its copy) timed into `times[i]`.
-    let timed_calls = calls.iter().enumerate().map(|(i, (pre, call))| {
-        let i = lit(i);
-        quote! {
-            let t = rt::profile::Timer::start();
-            #pre #call
-            times[#i] = t.stop_ns();
-        }
-    });
+    let timed = |calls: &[(TokenStream, TokenStream)]| -> Vec<TokenStream> {
+        calls
+            .iter()
+            .enumerate()
+            .map(|(i, (pre, call))| {
+                let i = lit(i);
+                quote! {
+                    let t = rt::profile::Timer::start();
+                    #pre #call
+                    times[#i] = t.stop_ns();
+                }
+            })
+            .collect()
+    };
+    let (timed_calls, timed_par_calls) = (timed(&calls), timed(&par_calls));
     // Without the trailing softmax calls, but with their copies (which bring the logits into
     // the output when the softmax was not planned in place).
     let logit_calls = calls.iter().enumerate().map(|(i, (pre, call))| {
@@ -634,7 +642,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             rt::__with_std! {
             #(#par_fns)*
 
-            /// [`forward`] with its large layers (pointwise and depthwise convolutions) split
+            /// [`forward`] with its large layers (convolutions and the fully connected head) split
             /// across the threads of `pool` (each kernel divides its work into one share per
             /// thread, from its constant shape; small layers run on the caller): the output is
             /// bit-identical to [`forward`]'s for any thread count, and nothing is allocated.
@@ -642,7 +650,15 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             #[inline]
             pub fn forward_parallel(pool: &rt::threads::Pool, p: &[f32], input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN]) {
                 assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
-                #(#par_calls)*
+                #(#all_par_calls)*
+            }
+
+            /// [`forward_parallel`] with every layer's call timed, as [`forward_timed`]. Compiled
+            /// only where it is called.
+            #[inline]
+            pub fn forward_parallel_timed(pool: &rt::threads::Pool, p: &[f32], input: &[#io; INPUT_LEN], output: &mut [#io; OUTPUT_LEN], scratch: &mut [#st; ARENA_LEN], times: &mut [u64; LAYERS.len()]) {
+                assert_eq!(p.len(), PACKED_LEN, "packed parameters must have PACKED_LEN values");
+                #(#timed_par_calls)*
             }
 
             /// [`forward`] with every layer's call timed: `times[i]` receives layer `i`'s
@@ -662,6 +678,19 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
                     rt::profile::run(LAYERS, warmup, runs, |times| {
                         let times: &mut [u64; LAYERS.len()] = times.try_into().expect("one time per layer");
                         forward_timed(self.params.as_slice(), input, &mut output, &mut scratch, times)
+                    })
+                }
+
+                /// [`Model::profile`] of [`Model::forward_parallel`] on `pool`: each layer's time
+                /// with its work split across the pool's threads, to set beside the
+                /// single-threaded profile (a layer's scaling is the ratio of the two).
+                #[inline]
+                pub fn profile_parallel(&self, pool: &rt::threads::Pool, input: &[#io; INPUT_LEN], warmup: usize, runs: usize) -> rt::profile::Profile {
+                    let mut scratch = Model::new_scratch();
+                    let mut output = [#io::default(); OUTPUT_LEN];
+                    rt::profile::run(LAYERS, warmup, runs, |times| {
+                        let times: &mut [u64; LAYERS.len()] = times.try_into().expect("one time per layer");
+                        forward_parallel_timed(pool, self.params.as_slice(), input, &mut output, &mut scratch, times)
                     })
                 }
 

@@ -1,5 +1,6 @@
 //! The generated per-layer profile: `forward_timed` runs the same calls as `forward` (bit-equal
-//! output) and `Model::profile` reports one row per layer.
+//! output), `forward_parallel_timed` the same as `forward_parallel`, and `Model::profile` /
+//! `Model::profile_parallel` report one row per layer.
 
 #![cfg(not(mobilenet_cross))] // its dev-dependencies are not built for the cross targets
 
@@ -34,4 +35,38 @@ fn timed_forward_equals_forward_and_profile_has_every_layer() {
         table.lines().last().unwrap().starts_with("forward: "),
         "{table}"
     );
+}
+
+#[test]
+fn timed_parallel_forward_equals_forward_and_profiles_every_layer() {
+    let text = include_str!("../specs/v2_a035_r96.toml");
+    let spec = mobilenet_compiler::compile_str("v2_a035_r96.toml", text).unwrap();
+    let model =
+        net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, 2)).unwrap();
+    let input = mobilenet_tests::hash_input(net::INPUT_LEN);
+    let input = net::input_array(&input).unwrap();
+    let (mut a, mut b) = ([0.0f32; net::OUTPUT_LEN], [0.0f32; net::OUTPUT_LEN]);
+    let mut scratch = net::Model::new_scratch();
+    model.forward(input, &mut a, &mut scratch);
+    let pool = mobilenet_runtime::threads::Pool::new(2);
+    let mut times = [0u64; net::LAYERS.len()];
+    net::forward_parallel_timed(
+        &pool,
+        model.params(),
+        input,
+        &mut b,
+        &mut scratch,
+        &mut times,
+    );
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    assert!(times.iter().sum::<u64>() > 0);
+
+    let p = model.profile_parallel(&pool, input, 1, 3);
+    assert_eq!(p.layers.len(), net::LAYERS.len());
+    assert_eq!(p.runs, 3);
+    for (row, info) in p.layers.iter().zip(net::LAYERS) {
+        assert_eq!(row.info, *info);
+        assert!(row.min_ns <= row.median_ns);
+    }
+    assert!(p.forward_min_ns <= p.forward_ns);
 }

@@ -1,9 +1,11 @@
 //! Per-layer profile of a network on this machine: each layer's median and minimum time,
-//! GFLOP/s and share of the forward, beside its Mult-Adds (the generated `Model::profile`).
+//! GFLOP/s and share of the forward, beside its Mult-Adds (the generated `Model::profile`; with
+//! `--threads N` > 1, `Model::profile_parallel`: `forward_parallel` on a pool of N threads).
 //!
 //! ```text
 //! MOBILENET_PROFILE_SPEC=specs/v2_alpha100.toml cargo run --release -p mobilenet-bench --bin profile
 //! cargo run --release -p mobilenet-bench --bin profile -- --net v1_1_0_224 --runs 200 --isa avx2
+//! cargo run --release -p mobilenet-bench --bin profile -- --net v1_1_0_224 --threads 2
 //! ```
 //!
 //! Without `--net`, the spec named by `MOBILENET_PROFILE_SPEC` at build time (relative to the
@@ -11,22 +13,31 @@
 
 use mobilenet_bench::random_weights;
 use mobilenet_runtime::kernels::{self, Isa};
+use mobilenet_runtime::threads::Pool;
 
 macro_rules! profile {
-    ($m:ident, $runs:expr) => {{
+    ($m:ident, $runs:expr, $threads:expr) => {{
         use mobilenet_bench::$m as net;
         let model = net::Model::from_safetensors(random_weights(stringify!($m))).expect("weights");
         let input: Vec<net::IoElem> = (0..net::INPUT_LEN)
             .map(|i| Sample::sample((i * 7919) % 255))
             .collect();
         let input = net::input_array(&input).expect("input size");
+        let threads: usize = $threads;
         println!(
-            "{} ({}), ISA {}",
+            "{} ({}), ISA {}, {} thread{}",
             net::NAME,
             stringify!($m),
-            kernels::active_isa()
+            kernels::active_isa(),
+            threads,
+            if threads == 1 { "" } else { "s" }
         );
-        print!("{}", model.profile(input, 10, $runs));
+        if threads > 1 {
+            let pool = Pool::new(threads);
+            print!("{}", model.profile_parallel(&pool, input, 10, $runs));
+        } else {
+            print!("{}", model.profile(input, 10, $runs));
+        }
     }};
 }
 
@@ -52,7 +63,7 @@ impl Sample for i8 {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let (mut name, mut runs) = ("profiled".to_string(), 100usize);
+    let (mut name, mut runs, mut threads) = ("profiled".to_string(), 100usize, 1usize);
     let mut i = 1;
     while i + 1 < args.len() + 1 && i < args.len() {
         let value = args.get(i + 1).cloned().unwrap_or_default();
@@ -63,6 +74,11 @@ fn main() {
                     .parse()
                     .unwrap_or_else(|_| panic!("--runs takes a number, found {value:?}"))
             }
+            "--threads" => {
+                threads = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("--threads takes a number, found {value:?}"))
+            }
             "--isa" => {
                 let isa = Isa::ALL
                     .into_iter()
@@ -70,15 +86,17 @@ fn main() {
                     .unwrap_or_else(|| panic!("unknown ISA {value:?}"));
                 kernels::force_isa(isa).unwrap_or_else(|e| panic!("{e}"));
             }
-            other => panic!("unknown argument {other:?}: --net NAME, --runs N, --isa ISA"),
+            other => {
+                panic!("unknown argument {other:?}: --net NAME, --runs N, --threads N, --isa ISA")
+            }
         }
         i += 2;
     }
     match name.as_str() {
-        "profiled" => profile!(profiled, runs),
-        "v1_1_0_224" => profile!(v1_1_0_224, runs),
-        "v1_0_25_128" => profile!(v1_0_25_128, runs),
-        "v2_1_0_224" => profile!(v2_1_0_224, runs),
+        "profiled" => profile!(profiled, runs, threads),
+        "v1_1_0_224" => profile!(v1_1_0_224, runs, threads),
+        "v1_0_25_128" => profile!(v1_0_25_128, runs, threads),
+        "v2_1_0_224" => profile!(v2_1_0_224, runs, threads),
         other => panic!("unknown network {other:?}: profiled, v1_1_0_224, v1_0_25_128, v2_1_0_224"),
     }
 }
