@@ -443,9 +443,10 @@ const DENSE_FLOATS: usize = 8192;
 /// Channels per slice of the dense depthwise path when a layer has [`DW_LINE_C`] channels or
 /// more: one 64-byte cache line.
 const DW_LINE: usize = 16;
-/// Channels from which the dense depthwise path works on whole cache lines (measured on AVX2,
-/// v1 and v2 layers: 20-26% faster from 192 channels on, e.g. 14x14x512 and 7x7x1024; slower
-/// below, e.g. 8x8x128 and 16x16x64, whose pixels are close enough not to alias).
+/// Channels from which the dense depthwise path works on whole cache lines (measured on AVX2
+/// over the v1 and v2 layers: 23-31% faster on v1 1.0/224's 14x14x512, 7x7x1024 and 28x28x256,
+/// 9-14% on v2's 192- and 384-channel ones; slower below, e.g. 8x8x128 and 16x16x64, whose
+/// pixels are close enough not to alias).
 const DW_LINE_C: usize = 192;
 /// Most vectors in a dense depthwise slice (4-lane vectors on a cache line).
 const DW_MAX_V: usize = 4;
