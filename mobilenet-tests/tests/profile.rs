@@ -6,17 +6,28 @@
 
 mobilenet_macros::mobilenet!(spec = "specs/v2_a035_r96.toml", name = "net");
 
-#[test]
-fn timed_forward_equals_forward_and_profile_has_every_layer() {
+/// The network with random weights (`seed`), its hash input, and `forward`'s output on it.
+fn model_input_output(seed: u64) -> (net::Model, Vec<f32>, [f32; net::OUTPUT_LEN]) {
     let text = include_str!("../specs/v2_a035_r96.toml");
     let spec = mobilenet_compiler::compile_str("v2_a035_r96.toml", text).unwrap();
     let model =
-        net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, 1)).unwrap();
+        net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, seed)).unwrap();
     let input = mobilenet_tests::hash_input(net::INPUT_LEN);
+    let mut out = [0.0f32; net::OUTPUT_LEN];
+    model.forward(
+        net::input_array(&input).unwrap(),
+        &mut out,
+        &mut net::Model::new_scratch(),
+    );
+    (model, input, out)
+}
+
+#[test]
+fn timed_forward_equals_forward_and_profile_has_every_layer() {
+    let (model, input, a) = model_input_output(1);
     let input = net::input_array(&input).unwrap();
-    let (mut a, mut b) = ([0.0f32; net::OUTPUT_LEN], [0.0f32; net::OUTPUT_LEN]);
+    let mut b = [0.0f32; net::OUTPUT_LEN];
     let mut scratch = net::Model::new_scratch();
-    model.forward(input, &mut a, &mut scratch);
     let mut times = [0u64; net::LAYERS.len()];
     net::forward_timed(model.params(), input, &mut b, &mut scratch, &mut times);
     assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
@@ -39,15 +50,10 @@ fn timed_forward_equals_forward_and_profile_has_every_layer() {
 
 #[test]
 fn timed_parallel_forward_equals_forward_and_profiles_every_layer() {
-    let text = include_str!("../specs/v2_a035_r96.toml");
-    let spec = mobilenet_compiler::compile_str("v2_a035_r96.toml", text).unwrap();
-    let model =
-        net::Model::from_safetensors(&mobilenet_compiler::weights::random(&spec, 2)).unwrap();
-    let input = mobilenet_tests::hash_input(net::INPUT_LEN);
+    let (model, input, a) = model_input_output(2);
     let input = net::input_array(&input).unwrap();
-    let (mut a, mut b) = ([0.0f32; net::OUTPUT_LEN], [0.0f32; net::OUTPUT_LEN]);
+    let mut b = [0.0f32; net::OUTPUT_LEN];
     let mut scratch = net::Model::new_scratch();
-    model.forward(input, &mut a, &mut scratch);
     let pool = mobilenet_runtime::threads::Pool::new(2);
     let mut times = [0u64; net::LAYERS.len()];
     net::forward_parallel_timed(
