@@ -117,35 +117,6 @@ pub fn median(mut xs: Vec<f64>) -> f64 {
     }
 }
 
-/// A buffer of `f32` whose first value is 64-byte aligned, as the generated model's arena and
-/// packed weights are (a plain `Vec` of this size comes from `mmap` at 16 bytes past a page, so
-/// half of a kernel's 32-byte loads would straddle cache lines, which the model never sees).
-pub struct Aligned {
-    buf: Vec<f32>,
-    start: usize,
-    len: usize,
-}
-
-/// `len` copies of `value` in an [`Aligned`] buffer.
-pub fn aligned(len: usize, value: f32) -> Aligned {
-    let buf = vec![value; len + 16];
-    let start = buf.as_ptr().align_offset(64).min(16);
-    Aligned { buf, start, len }
-}
-
-impl std::ops::Deref for Aligned {
-    type Target = [f32];
-    fn deref(&self) -> &[f32] {
-        &self.buf[self.start..self.start + self.len]
-    }
-}
-
-impl std::ops::DerefMut for Aligned {
-    fn deref_mut(&mut self) -> &mut [f32] {
-        &mut self.buf[self.start..self.start + self.len]
-    }
-}
-
 include!(concat!(env!("OUT_DIR"), "/layer_shapes.rs"));
 
 /// Builds the operands of one kernel call of `for_each_layer_shape!` and calls `$body` with a
@@ -155,44 +126,44 @@ include!(concat!(env!("OUT_DIR"), "/layer_shapes.rs"));
 #[rustfmt::skip]
 macro_rules! with_layer_kernel {
     (conv2d, $body:expr, $ma:expr, $h:expr, $w:expr, $ci:expr, $ho:expr, $wo:expr, $co:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr, $act:expr) => {{
-        let (x, wt, b) = ($crate::aligned($h * $w * $ci, 0.5f32), $crate::aligned($kh * $kw * $ci * $co, 0.01f32), $crate::aligned($co, 0.0f32));
-        let mut y = $crate::aligned($ho * $wo * $co, 0.0f32);
+        let (x, wt, b) = (vec![0.5f32; $h * $w * $ci], vec![0.01f32; $kh * $kw * $ci * $co], vec![0.0f32; $co]);
+        let mut y = vec![0.0f32; $ho * $wo * $co];
         $body(&mut || mobilenet_runtime::kernels::conv2d::<$h, $w, $ci, $ho, $wo, $co, $kh, $kw, $sh, $sw, $pt, $pl, $act>(&x, &wt, &b, &mut y), $ma)
     }};
     (depthwise, $body:expr, $ma:expr, $h:expr, $w:expr, $c:expr, $ho:expr, $wo:expr, $kh:expr, $kw:expr, $sh:expr, $sw:expr, $pt:expr, $pl:expr, $act:expr) => {{
-        let (x, wt, b) = ($crate::aligned($h * $w * $c, 0.5f32), $crate::aligned($kh * $kw * $c, 0.01f32), $crate::aligned($c, 0.0f32));
-        let mut y = $crate::aligned($ho * $wo * $c, 0.0f32);
+        let (x, wt, b) = (vec![0.5f32; $h * $w * $c], vec![0.01f32; $kh * $kw * $c], vec![0.0f32; $c]);
+        let mut y = vec![0.0f32; $ho * $wo * $c];
         $body(&mut || mobilenet_runtime::kernels::depthwise::<$h, $w, $c, $ho, $wo, $kh, $kw, $sh, $sw, $pt, $pl, $act>(&x, &wt, &b, &mut y), $ma)
     }};
     (pointwise, $body:expr, $ma:expr, $hw:expr, $ci:expr, $co:expr, $act:expr) => {{
-        let (x, wt, b) = ($crate::aligned($hw * $ci, 0.5f32), $crate::aligned(mobilenet_runtime::pack::pointwise_len($ci, $co), 0.01f32), $crate::aligned($co, 0.0f32));
-        let mut y = $crate::aligned($hw * $co, 0.0f32);
+        let (x, wt, b) = (vec![0.5f32; $hw * $ci], vec![0.01f32; mobilenet_runtime::pack::pointwise_len($ci, $co)], vec![0.0f32; $co]);
+        let mut y = vec![0.0f32; $hw * $co];
         $body(&mut || mobilenet_runtime::kernels::pointwise::<$hw, $ci, $co, $act>(&x, &wt, &b, &mut y), $ma)
     }};
     (pointwise_add, $body:expr, $ma:expr, $hw:expr, $ci:expr, $co:expr, $act:expr) => {{
         // The output holds the residual on entry; it grows each run, which does not change the
         // kernel's cost.
-        let (x, wt, b) = ($crate::aligned($hw * $ci, 0.5f32), $crate::aligned(mobilenet_runtime::pack::pointwise_len($ci, $co), 0.01f32), $crate::aligned($co, 0.0f32));
-        let mut y = $crate::aligned($hw * $co, 0.0f32);
+        let (x, wt, b) = (vec![0.5f32; $hw * $ci], vec![0.01f32; mobilenet_runtime::pack::pointwise_len($ci, $co)], vec![0.0f32; $co]);
+        let mut y = vec![0.0f32; $hw * $co];
         $body(&mut || mobilenet_runtime::kernels::pointwise_add::<$hw, $ci, $co, $act>(&x, &wt, &b, &mut y), $ma)
     }};
     (global_avgpool, $body:expr, $ma:expr, $hw:expr, $c:expr) => {{
-        let x = $crate::aligned($hw * $c, 0.5f32);
-        let mut y = $crate::aligned($c, 0.0f32);
+        let x = vec![0.5f32; $hw * $c];
+        let mut y = vec![0.0f32; $c];
         $body(&mut || mobilenet_runtime::kernels::global_avgpool::<$hw, $c>(&x, &mut y), $ma)
     }};
     (fully_connected, $body:expr, $ma:expr, $i:expr, $o:expr, $act:expr) => {{
-        let (x, wt, b) = ($crate::aligned($i, 0.5f32), $crate::aligned($i * $o, 0.01f32), $crate::aligned($o, 0.0f32));
-        let mut y = $crate::aligned($o, 0.0f32);
+        let (x, wt, b) = (vec![0.5f32; $i], vec![0.01f32; $i * $o], vec![0.0f32; $o]);
+        let mut y = vec![0.0f32; $o];
         $body(&mut || mobilenet_runtime::kernels::fully_connected::<$i, $o, $act>(&x, &wt, &b, &mut y), $ma)
     }};
     (add, $body:expr, $ma:expr, $n:expr, $act:expr) => {{
-        let (a, b) = ($crate::aligned($n, 0.5f32), $crate::aligned($n, 0.25f32));
-        let mut y = $crate::aligned($n, 0.0f32);
+        let (a, b) = (vec![0.5f32; $n], vec![0.25f32; $n]);
+        let mut y = vec![0.0f32; $n];
         $body(&mut || mobilenet_runtime::kernels::add::<$n, $act>(&a, &b, &mut y), $ma)
     }};
     (softmax, $body:expr, $ma:expr, $n:expr) => {{
-        let mut y = $crate::aligned($n, 0.5f32);
+        let mut y = vec![0.5f32; $n];
         $body(&mut || mobilenet_runtime::kernels::softmax::<$n>(&mut y), $ma)
     }};
     (avgpool, $body:expr, $ma:expr, $($d:expr),*) => {{}};
