@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use mobilenet_runtime::kernels::{self, Isa};
 use mobilenet_runtime::pack::SrcLayout;
 use mobilenet_runtime::quant::{
-    add_params, conv_len, depthwise_len, pack_conv, pack_depthwise, pack_pointwise, pointwise_len,
-    QuantParams, WeightQuant,
+    add_params, conv_len, depthwise_len, pack_conv, pack_depthwise, pack_pointwise_as,
+    pointwise_len, PointwiseLayout, QuantParams, WeightQuant,
 };
 use mobilenet_runtime::{ACT_NONE, ACT_RELU6};
 
@@ -121,8 +121,15 @@ impl Layer {
 }
 
 /// Runs `f` with the scalar kernels, then with every other supported ISA forced: outputs must
-/// be equal, and on x86 the AVX2 int8 kernels (which every SIMD ISA there selects) must run.
+/// be equal, and on x86 the AVX2 int8 kernels (which every SIMD ISA there selects for the
+/// kernels without an AVX-512 variant) must run.
 fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
+    let want = reference(what, out_len, &f);
+    compare_to(what, &want, f, |_| Some(Isa::Avx2));
+}
+
+/// `f`'s output with the scalar kernels forced (checked not to be constant).
+fn reference(what: &str, out_len: usize, f: impl Fn(&mut [i8])) -> Vec<i8> {
     let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     kernels::force_isa(Isa::Scalar).unwrap();
     let mut want = vec![0i8; out_len];
@@ -132,21 +139,28 @@ fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
         "{what}: a constant output ({}) tests little",
         want[0]
     );
-    for isa in Isa::ALL
-        .into_iter()
-        .filter(|i| *i != Isa::Scalar && i.is_supported())
-    {
+    want
+}
+
+/// Runs `f` with every supported ISA forced (scalar too): each output must equal `want`, and
+/// on x86 the int8 kernels of `ran(isa)` (when it names one) must have run.
+fn compare_to(what: &str, want: &[i8], f: impl Fn(&mut [i8]), ran: impl Fn(Isa) -> Option<Isa>) {
+    let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    for isa in Isa::ALL.into_iter().filter(|i| i.is_supported()) {
         kernels::force_isa(isa).unwrap();
-        let before = kernels::calls(Isa::Avx2);
-        let mut got = vec![0x55u8 as i8; out_len];
+        let expect = ran(isa).filter(|_| {
+            isa != Isa::Scalar && cfg!(any(target_arch = "x86", target_arch = "x86_64"))
+        });
+        let before = expect.map(kernels::calls);
+        let mut got = vec![0x55u8 as i8; want.len()];
         f(&mut got);
-        if cfg!(any(target_arch = "x86", target_arch = "x86_64")) {
+        if let (Some(e), Some(before)) = (expect, before) {
             assert!(
-                kernels::calls(Isa::Avx2) > before,
-                "{what}: the AVX2 int8 kernel did not run with {isa} forced"
+                kernels::calls(e) > before,
+                "{what}: the {e} int8 kernel did not run with {isa} forced"
             );
         }
-        if let Some(j) = (0..out_len).find(|&j| got[j] != want[j]) {
+        if let Some(j) = (0..want.len()).find(|&j| got[j] != want[j]) {
             panic!(
                 "{what} [{isa}] element {j}: {} vs scalar {}",
                 got[j], want[j]
@@ -154,6 +168,16 @@ fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
         }
     }
     kernels::force_isa(Isa::Scalar).unwrap();
+}
+
+/// The ISA whose int8 kernel runs with `isa` forced (on x86): the AVX-512 variant where the
+/// kernel has one (`avx512_variant`), AVX-512 is forced and the CPU has VNNI; else AVX2's.
+fn int8_isa(isa: Isa, avx512_variant: bool) -> Isa {
+    if avx512_variant && isa == Isa::Avx512 && kernels::vnni_supported() {
+        Isa::Avx512
+    } else {
+        Isa::Avx2
+    }
 }
 
 /// `n` inputs within 64 of the zero point `zp` (a real activation's spread around 0.0; uniform
@@ -170,22 +194,41 @@ fn check_q8_pointwise<const HW: usize, const CI: usize, const CO: usize>() {
         let mut rng = seed(&what);
         let l = Layer::new(&mut rng, CI * CO, CI, CO, unsigned);
         let (wl, pl) = pointwise_len(CI, CO);
-        let (mut w, mut p) = (vec![0.0; wl], vec![0.0; pl]);
-        pack_pointwise(
-            &l.weights(SrcLayout::Hwio),
-            &l.bias,
-            &l.input,
-            &l.output,
-            l.act,
-            [CI, CO],
-            &mut w,
-            &mut p,
-        )
-        .expect("valid quantization");
+        let pack = |layout| {
+            let (mut w, mut p) = (vec![0.0; wl], vec![0.0; pl]);
+            pack_pointwise_as(
+                layout,
+                &l.weights(SrcLayout::Hwio),
+                &l.bias,
+                &l.input,
+                &l.output,
+                l.act,
+                [CI, CO],
+                &mut w,
+                &mut p,
+            )
+            .expect("valid quantization");
+            (w, p)
+        };
         let x = input(&mut rng, HW * CI, l.input.zero_point);
-        compare(&what, HW * CO, |out| {
-            kernels::q8_pointwise::<HW, CI, CO>(&x, &w, &p, out)
-        });
+        // The reference: the scalar kernel on the pairs layout; then both layouts under every
+        // ISA (the quads one runs the AVX-512 VNNI kernel where the CPU has it, its scalar twin
+        // elsewhere).
+        let (w, p) = pack(PointwiseLayout::Pairs);
+        let run = |w: &[f32], p: &[f32], out: &mut [i8]| {
+            kernels::q8_pointwise::<HW, CI, CO>(&x, w, p, out)
+        };
+        let want = reference(&what, HW * CO, |out| run(&w, &p, out));
+        compare_to(&what, &want, |out| run(&w, &p, out), |_| Some(Isa::Avx2));
+        if CI.is_multiple_of(4) {
+            let (wq, pq) = pack(PointwiseLayout::Quads);
+            compare_to(
+                &format!("{what} quads"),
+                &want,
+                |out| run(&wq, &pq, out),
+                |isa| (isa == Isa::Avx512 && kernels::vnni_supported()).then_some(Isa::Avx512),
+            );
+        }
     }
 }
 
@@ -223,8 +266,13 @@ fn check_q8_depthwise<
         )
         .expect("valid quantization");
         let x = input(&mut rng, H * W * C, l.input.zero_point);
-        compare(&what, HO * WO * C, |out| {
+        let f = |out: &mut [i8]| {
             kernels::q8_depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(&x, &w, &p, out)
+        };
+        // 3x3 layers run the AVX-512 kernel with AVX-512 forced on a VNNI CPU, else AVX2's.
+        let want = reference(&what, HO * WO * C, f);
+        compare_to(&what, &want, f, |isa| {
+            Some(int8_isa(isa, KH == 3 && KW == 3))
         });
     }
 }
@@ -285,7 +333,9 @@ fn check_q8_add<const N: usize>() {
         input(&mut rng, N, a.zero_point),
         input(&mut rng, N, b.zero_point),
     );
-    compare(&what, N, |out| kernels::q8_add::<N>(&xa, &xb, &[], &p, out));
+    let f = |out: &mut [i8]| kernels::q8_add::<N>(&xa, &xb, &[], &p, out);
+    let want = reference(&what, N, f);
+    compare_to(&what, &want, f, |isa| Some(int8_isa(isa, true)));
 }
 
 #[test]

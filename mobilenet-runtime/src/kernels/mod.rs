@@ -198,6 +198,36 @@ fn avx512_supported() -> bool {
     false
 }
 
+/// Whether this CPU has AVX-512BW, VL and VNNI beside AVX-512F (the quantized kernels'
+/// `vpdpbusd` variants; the `f32` kernels need AVX-512F only).
+#[allow(unreachable_code)]
+pub fn vnni_supported() -> bool {
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_feature = "avx512bw",
+        target_feature = "avx512vl",
+        target_feature = "avx512vnni"
+    ))]
+    {
+        return avx512_supported();
+    }
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        return avx512_supported()
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512vnni");
+    }
+    false
+}
+
+/// Whether the quantized kernels run their AVX-512 VNNI variants: the active instruction set is
+/// AVX-512 and the CPU has VNNI ([`vnni_supported`]).
+#[inline]
+pub fn vnni_active() -> bool {
+    matches!(active_isa(), Isa::Avx512) && vnni_supported()
+}
+
 /// 0 = not chosen yet, else `Isa::code`.
 static SELECTED: AtomicU8 = AtomicU8::new(0);
 

@@ -403,6 +403,7 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     super::kernels::check_pointwise::<HW, CI, CO>(input, weights, params, out);
     let pairs = CI.div_ceil(2);
     let h = ConvHeader::read(params);
+    super::kernels::check_pairs(&h);
     // Up to PAIRS_MAX input pairs are gathered per pixel; longer inputs take the scalar path.
     if pairs > PAIRS_MAX {
         super::kernels::pointwise_scalar::<HW, CI, CO>(input, weights, params, out);
@@ -1068,6 +1069,8 @@ mod tests {
                 output_zero_point: (lcg(&mut seed) % 256) as i32 - 128,
                 act_min: lo,
                 act_max: hi,
+                layout: 0,
+                weight_offset: 0,
             };
             let want: [i32; 8] =
                 core::array::from_fn(|l| multiply_by_quantized_multiplier(x[l], mult[l], shift[l]));

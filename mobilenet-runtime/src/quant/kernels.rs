@@ -7,8 +7,8 @@
 //! kernel on AVX2), counted in [`crate::kernels::calls`]; every variant gives the same bits.
 
 use super::{
-    co8, multiply_by_quantized_multiplier, word, AddParams, ConvHeader, PoolParams, SoftmaxParams,
-    CONV_HEADER, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+    co8, multiply_by_quantized_multiplier, word, AddParams, ConvHeader, PointwiseLayout,
+    PoolParams, SoftmaxParams, CONV_HEADER, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
 };
 use crate::kernels::check_len;
 
@@ -165,6 +165,17 @@ pub fn depthwise<
     check_len(k, "weights", weights.len(), KH * KW * c8);
     check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
     check_len(k, "out", out.len(), HO * WO * C);
+    #[cfg(target_arch = "x86_64")]
+    if KH == 3 && KW == 3 && crate::kernels::vnni_active() {
+        crate::kernels::count_q8(crate::kernels::Isa::Avx512);
+        // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW, VL and VNNI; the
+        // lengths were checked above and the kernel is 3x3.
+        return unsafe {
+            super::avx512::depthwise3x3::<H, W, C, HO, WO, SH, SW, PT, PL>(
+                input, weights, params, out,
+            )
+        };
+    }
     avx2_or_scalar!(
         super::avx2::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
             input, weights, params, out,
@@ -236,6 +247,19 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     out: &mut [i8],
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    if ConvHeader::read(params).layout == PointwiseLayout::Quads as i32 {
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::vnni_active() {
+            crate::kernels::count_q8(crate::kernels::Isa::Avx512);
+            // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW, VL and VNNI; the
+            // lengths were checked above, and the header says the weights are quads.
+            return unsafe {
+                super::avx512::pointwise_quads::<HW, CI, CO>(input, weights, params, out)
+            };
+        }
+        crate::kernels::count_q8(crate::kernels::Isa::Scalar);
+        return pointwise_quads_scalar::<HW, CI, CO>(input, weights, params, out);
+    }
     avx2_or_scalar!(
         super::avx2::pointwise::<HW, CI, CO>(input, weights, params, out),
         pointwise_scalar::<HW, CI, CO>(input, weights, params, out)
@@ -256,6 +280,16 @@ pub(crate) fn check_pointwise<const HW: usize, const CI: usize, const CO: usize>
     check_len(k, "out", out.len(), HW * CO);
 }
 
+/// Panics unless a pointwise layer's weights are packed as [`PointwiseLayout::Pairs`] (what the
+/// scalar and AVX2 kernels read).
+#[inline]
+pub(crate) fn check_pairs(h: &ConvHeader) {
+    assert!(
+        h.layout == PointwiseLayout::Pairs as i32,
+        "q8::pointwise: weights not packed as pairs"
+    );
+}
+
 /// The scalar twin of [`pointwise`] (the reference the SIMD variants are tested against).
 pub fn pointwise_scalar<const HW: usize, const CI: usize, const CO: usize>(
     input: &[i8],
@@ -267,6 +301,7 @@ pub fn pointwise_scalar<const HW: usize, const CI: usize, const CO: usize>(
     let c8 = co8(CO);
     let pairs = CI.div_ceil(2);
     let h = ConvHeader::read(params);
+    check_pairs(&h);
     for p in 0..HW {
         let px = &input[p * CI..][..CI];
         for panel in 0..c8 / 8 {
@@ -296,6 +331,40 @@ pub fn pointwise_scalar<const HW: usize, const CI: usize, const CO: usize>(
     }
 }
 
+/// The scalar twin of [`pointwise`] on weights packed as [`PointwiseLayout::Quads`]: the same
+/// sums, formed as the AVX-512 VNNI kernel forms them (see the [module docs](super)).
+pub fn pointwise_quads_scalar<const HW: usize, const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    let h = ConvHeader::read(params);
+    assert!(
+        h.layout == PointwiseLayout::Quads as i32 && CI.is_multiple_of(4),
+        "q8::pointwise: weights not packed as quads"
+    );
+    let (c8, quads) = (co8(CO), CI / 4);
+    for p in 0..HW {
+        let px = &input[p * CI..][..CI];
+        let sum = px.iter().fold(0i32, |s, &x| s.wrapping_add(x as i32));
+        let corr = h.weight_offset.wrapping_mul(sum);
+        for o in 0..CO {
+            let wp = &weights[o / 16 * quads * 16 + o % 16..];
+            let mut acc = 0i32;
+            for k in 0..quads {
+                let wv = wp[k * 16].to_bits();
+                for t in 0..4 {
+                    let wu = (wv >> (8 * t)) as u8 as i32;
+                    acc = acc.wrapping_add(px[4 * k + t] as i32 * wu);
+                }
+            }
+            out[p * CO + o] = requantize(params, c8, &h, o, acc.wrapping_sub(corr));
+        }
+    }
+}
+
 /// Quantized elementwise addition of two activations of `N` values (a residual connection),
 /// TFLite's `ADD`: `out = clamp(zo + M_o(M_1((a - z1) << s) + M_2((b - z2) << s)))`.
 #[inline(always)]
@@ -307,6 +376,13 @@ pub fn add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32], 
     check_len(k, "params", params.len(), super::ADD_PARAMS);
     check_len(k, "out", out.len(), N);
     let p = AddParams::read(params);
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::vnni_active() {
+        crate::kernels::count_q8(crate::kernels::Isa::Avx512);
+        // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW and VL (and VNNI); the
+        // lengths were checked above.
+        return unsafe { super::avx512::add(a, b, &p, out) };
+    }
     avx2_or_scalar!(super::avx2::add(a, b, &p, out), add_scalar(a, b, &p, out))
 }
 

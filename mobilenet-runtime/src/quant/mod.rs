@@ -25,29 +25,48 @@
 //! | kind | weight region | parameter region |
 //! |---|---|---|
 //! | conv | `i32` `[KH][KW][CI][CO8]` | [`ConvHeader`], then `bias`, `multiplier`, `shift`, each `[CO8]` |
-//! | pointwise | `i16` pairs `[CO8 / 8][CI2 / 2][8][2]` | as conv |
+//! | pointwise, [`PointwiseLayout::Pairs`] | `i16` pairs `[CO8 / 8][CI2 / 2][8][2]` | as conv |
+//! | pointwise, [`PointwiseLayout::Quads`] | `u8` quads `[CO16 / 16][CI / 4][16][4]` | as conv, the bias moved (below) |
 //! | depthwise | `i32` `[KH][KW][C8]` | as conv |
 //! | add | none | [`AddParams`] |
 //! | average pool, mean | none | [`PoolParams`] |
 //! | softmax | none | [`SoftmaxParams`] |
 //!
-//! `CO8` rounds the output channels up to a multiple of 8 and `CI2` the input channels up to a
-//! multiple of 2; the padding weights, biases and multipliers are zero.
+//! `CO8` rounds the output channels up to a multiple of 8 (`CO16` to 16) and `CI2` the input
+//! channels up to a multiple of 2; the padding weights, biases and multipliers are zero.
+//!
+//! The quads layout is for `vpdpbusd` (AVX-512 VNNI: four `u8 x i8` products summed into each
+//! `i32` lane), chosen when packing on a CPU that runs it ([`PointwiseLayout::preferred`]) and
+//! recorded in the header, so every kernel reads the layout it was given. The activations (the
+//! stored `i8`, signed operand) multiply `w_u = w - z_w + c`, the weight moved into `0..=255` by
+//! the layer's one offset `c` (the `u8` zero point of `u8` weights, 128 for symmetric `i8`
+//! ones): `sum((x - z_x)(w - z_w)) = sum(x w_u) - c sum(x) - z_x sum(w - z_w)`. The last term is
+//! a constant of each channel, folded into its packed bias; the middle one is a constant of
+//! each pixel (`c` times its input sum), subtracted before requantizing. Integer arithmetic
+//! wraps consistently, so the result is the pairs layout's to the bit.
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 pub mod kernels;
 mod pack;
 mod softmax;
 
 pub use pack::{
     add_params, conv_len, depthwise_len, mean_params, pack_conv, pack_depthwise, pack_pointwise,
-    pointwise_len, pool_params, softmax_params, QuantError, QuantParams, WeightQuant,
+    pack_pointwise_as, pointwise_len, pool_params, softmax_params, QuantError, QuantParams,
+    WeightQuant,
 };
 
 /// `round_up(n, 8)`: output channels as the packed layouts store them.
 pub const fn co8(n: usize) -> usize {
     n.div_ceil(8) * 8
+}
+
+/// `round_up(n, 16)`: output channels as the quads layout stores them.
+pub const fn co16(n: usize) -> usize {
+    n.div_ceil(16) * 16
 }
 
 /// `round_up(n, 2)`: input channels as the pointwise layout stores them (in pairs).
@@ -199,10 +218,35 @@ pub struct ConvHeader {
     pub act_min: i32,
     /// Highest output value.
     pub act_max: i32,
+    /// The weight layout ([`PointwiseLayout`] as `i32`; 0 for conv and depthwise layers).
+    pub layout: i32,
+    /// The quads layout's weight offset `c` (0 otherwise).
+    pub weight_offset: i32,
 }
 
 /// Words of [`ConvHeader`].
-pub const CONV_HEADER: usize = 4;
+pub const CONV_HEADER: usize = 6;
+
+/// How a quantized pointwise layer's weights are packed (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PointwiseLayout {
+    /// `i16` pairs of zero-point-subtracted weights, 8-channel panels (`vpmaddwd`, scalar).
+    Pairs = 0,
+    /// `u8` quads of offset weights, 16-channel panels (`vpdpbusd`); needs `CI % 4 == 0`.
+    Quads = 1,
+}
+
+impl PointwiseLayout {
+    /// The layout whose kernel is fastest on this CPU with the active instruction set, for a
+    /// layer of `ci` input channels.
+    pub fn preferred(ci: usize) -> Self {
+        if ci.is_multiple_of(4) && crate::kernels::vnni_active() {
+            PointwiseLayout::Quads
+        } else {
+            PointwiseLayout::Pairs
+        }
+    }
+}
 
 impl ConvHeader {
     pub(crate) fn read(p: &[f32]) -> Self {
@@ -211,6 +255,8 @@ impl ConvHeader {
             output_zero_point: word(p, 1),
             act_min: word(p, 2),
             act_max: word(p, 3),
+            layout: word(p, 4),
+            weight_offset: word(p, 5),
         }
     }
 }

@@ -6,8 +6,8 @@
 use core::fmt;
 
 use super::{
-    activation_range, ci2, co8, quantize_multiplier, set_word, AddParams, PoolParams,
-    SoftmaxParams, ADD_PARAMS, CONV_HEADER, POOL_PARAMS, SOFTMAX_PARAMS,
+    activation_range, ci2, co16, co8, quantize_multiplier, set_word, AddParams, PointwiseLayout,
+    PoolParams, SoftmaxParams, ADD_PARAMS, CONV_HEADER, POOL_PARAMS, SOFTMAX_PARAMS,
     SOFTMAX_SCALED_DIFF_INTEGER_BITS,
 };
 use crate::pack::SrcLayout;
@@ -323,6 +323,8 @@ fn write_channels(
         output.stored_zero_point(),
         act_min,
         act_max,
+        PointwiseLayout::Pairs as i32,
+        0,
     ];
     for (i, v) in header.into_iter().enumerate() {
         set_word(p_out, i, v);
@@ -412,10 +414,28 @@ pub fn pack_conv(
     Ok(())
 }
 
+/// Pack a quantized pointwise convolution (`[1][1][CI][CO]` weights in `w.layout`) in the
+/// layout whose kernel runs fastest here ([`PointwiseLayout::preferred`]).
 #[allow(clippy::too_many_arguments)]
-/// Pack a quantized pointwise convolution (`[1][1][CI][CO]` weights in `w.layout`) into
-/// 8-channel panels of `i16` input-channel pairs.
 pub fn pack_pointwise(
+    w: &WeightQuant<'_>,
+    bias: &[u8],
+    input: &QuantParams,
+    output: &QuantParams,
+    act: u8,
+    [ci, co]: [usize; 2],
+    w_out: &mut [f32],
+    p_out: &mut [f32],
+) -> Result<(), QuantError> {
+    let layout = PointwiseLayout::preferred(ci);
+    pack_pointwise_as(layout, w, bias, input, output, act, [ci, co], w_out, p_out)
+}
+
+/// [`pack_pointwise`] in a given layout (every kernel variant runs either; tests pack both).
+/// [`PointwiseLayout::Quads`] needs `ci % 4 == 0` and falls back to pairs otherwise.
+#[allow(clippy::too_many_arguments)]
+pub fn pack_pointwise_as(
+    layout: PointwiseLayout,
     w: &WeightQuant<'_>,
     bias: &[u8],
     input: &QuantParams,
@@ -429,7 +449,6 @@ pub fn pack_pointwise(
     let (wl, pl) = pointwise_len(ci, co);
     check_dst(w_out.len(), wl)?;
     check_dst(p_out.len(), pl)?;
-    let (c8, pairs) = (co8(co), ci2(ci) / 2);
     let at = |i: usize, o: usize| -> i32 {
         if i < ci && o < co {
             weight_at(w, [1, 1, ci, co], 0, 0, i, o) - weight_zero_point(w, o)
@@ -437,6 +456,43 @@ pub fn pack_pointwise(
             0
         }
     };
+    write_channels(w, bias, input, output, act, co, p_out)?;
+    if layout == PointwiseLayout::Quads && ci.is_multiple_of(4) {
+        // `w_u = w - z_w + c` lies in 0..=255: `u8` weights keep their own bytes (`c` is their
+        // one zero point), symmetric `i8` ones move by 128.
+        let c = if w.unsigned {
+            weight_zero_point(w, 0)
+        } else {
+            128
+        };
+        let (c16, quads) = (co16(co), ci / 4);
+        w_out.fill(0.0);
+        for panel in 0..c16 / 16 {
+            for k in 0..quads {
+                for j in 0..16 {
+                    let o = panel * 16 + j;
+                    let mut word = 0u32;
+                    if o < co {
+                        for t in 0..4 {
+                            word |= ((at(4 * k + t, o) + c) as u8 as u32) << (8 * t);
+                        }
+                    }
+                    set_word(w_out, (panel * quads + k) * 16 + j, word as i32);
+                }
+            }
+        }
+        // The input zero point's share, `z_x sum(w - z_w)`, folded into the bias.
+        let zx = input.stored_zero_point();
+        for o in 0..co {
+            let sum = (0..ci).fold(0i32, |s, i| s.wrapping_add(at(i, o)));
+            let b = super::word(p_out, CONV_HEADER + o);
+            set_word(p_out, CONV_HEADER + o, b.wrapping_sub(zx.wrapping_mul(sum)));
+        }
+        set_word(p_out, 4, PointwiseLayout::Quads as i32);
+        set_word(p_out, 5, c);
+        return Ok(());
+    }
+    let (c8, pairs) = (co8(co), ci2(ci) / 2);
     for panel in 0..c8 / 8 {
         for k in 0..pairs {
             for j in 0..8 {
@@ -447,7 +503,6 @@ pub fn pack_pointwise(
             }
         }
     }
-    write_channels(w, bias, input, output, act, co, p_out)?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-use super::kernels::{pointwise, pointwise_scalar};
+use super::kernels::{pointwise, pointwise_quads_scalar, pointwise_scalar};
 use super::*;
 extern crate std;
 use std::string::ToString;
@@ -66,7 +66,14 @@ pub(super) fn lcg(seed: &mut u64) -> u32 {
     (*seed >> 33) as u32
 }
 
-fn packed_pointwise(ci: usize, co: usize, unsigned: bool, seed: &mut u64) -> (Vec<f32>, Vec<f32>) {
+/// A random pointwise layer packed in both layouts: `(pairs weights, pairs params, quads
+/// weights, quads params)`.
+fn packed_pointwise(
+    ci: usize,
+    co: usize,
+    unsigned: bool,
+    seed: &mut u64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let data: Vec<u8> = (0..ci * co).map(|_| lcg(seed) as u8).collect();
     let scales: Vec<u8> = (0..co)
         .flat_map(|_| (0.001f32 + (lcg(seed) % 1000) as f32 * 1e-5).to_le_bytes())
@@ -97,24 +104,30 @@ fn packed_pointwise(ci: usize, co: usize, unsigned: bool, seed: &mut u64) -> (Ve
         unsigned: false,
     };
     let (wl, pl) = pointwise_len(ci, co);
-    let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
-    pack_pointwise(
-        &w,
-        &bias,
-        &input,
-        &output,
-        crate::ACT_RELU6,
-        [ci, co],
-        &mut wo,
-        &mut po,
-    )
-    .expect("valid quantization");
-    (wo, po)
+    let pack = |layout| {
+        let (mut wo, mut po) = (vec![0.0; wl], vec![0.0; pl]);
+        pack_pointwise_as(
+            layout,
+            &w,
+            &bias,
+            &input,
+            &output,
+            crate::ACT_RELU6,
+            [ci, co],
+            &mut wo,
+            &mut po,
+        )
+        .expect("valid quantization");
+        (wo, po)
+    };
+    let (w, p) = pack(PointwiseLayout::Pairs);
+    let (wq, pq) = pack(PointwiseLayout::Quads);
+    (w, p, wq, pq)
 }
 
 fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut u64) {
     for unsigned in [false, true] {
-        let (w, p) = packed_pointwise(CI, CO, unsigned, seed);
+        let (w, p, wq, pq) = packed_pointwise(CI, CO, unsigned, seed);
         let x: Vec<i8> = (0..HW * CI).map(|_| lcg(seed) as i8).collect();
         let mut want = vec![0i8; HW * CO];
         pointwise_scalar::<HW, CI, CO>(&x, &w, &p, &mut want);
@@ -152,6 +165,29 @@ fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut 
             unsafe { super::avx2::pointwise::<HW, CI, CO>(&x, &w, &p, &mut got) };
             assert_eq!(got, want, "avx2 pointwise {HW}x{CI}->{CO}");
         }
+        // The quads layout (where `CI % 4 == 0`; else packing keeps pairs): its scalar twin
+        // everywhere, its VNNI kernel where the CPU has it, the dispatcher on both layouts.
+        let h = ConvHeader::read(&pq);
+        if !CI.is_multiple_of(4) {
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(h.layout, PointwiseLayout::Pairs as i32);
+            assert_eq!((bits(&wq), bits(&pq)), (bits(&w), bits(&p)));
+            continue;
+        }
+        assert_eq!(h.layout, PointwiseLayout::Quads as i32);
+        let mut got = vec![0i8; HW * CO];
+        pointwise_quads_scalar::<HW, CI, CO>(&x, &wq, &pq, &mut got);
+        assert_eq!(got, want, "scalar quads pointwise {HW}x{CI}->{CO}");
+        let mut got = vec![0i8; HW * CO];
+        pointwise::<HW, CI, CO>(&x, &wq, &pq, &mut got);
+        assert_eq!(got, want, "dispatched quads pointwise {HW}x{CI}->{CO}");
+        #[cfg(target_arch = "x86_64")]
+        if crate::kernels::vnni_supported() {
+            let mut got = vec![0x55i8; HW * CO];
+            // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
+            unsafe { super::avx512::pointwise_quads::<HW, CI, CO>(&x, &wq, &pq, &mut got) };
+            assert_eq!(got, want, "avx512 vnni pointwise {HW}x{CI}->{CO}");
+        }
     }
 }
 
@@ -169,6 +205,11 @@ fn pointwise_every_isa_matches_scalar() {
     pointwise_case::<4, 1024, 8>(&mut seed);
     pointwise_case::<3, 1025, 16>(&mut seed);
     pointwise_case::<1, 1024, 1001>(&mut seed);
+    pointwise_case::<7, 4, 1>(&mut seed);
+    pointwise_case::<13, 68, 72>(&mut seed);
+    pointwise_case::<25, 96, 24>(&mut seed);
+    pointwise_case::<8, 144, 200>(&mut seed);
+    pointwise_case::<49, 1024, 1024>(&mut seed);
     if Isa::Avx2.is_supported() {
         assert!(
             calls(Isa::Avx2) > before,
@@ -291,6 +332,30 @@ fn depthwise_one<
     let mut got = vec![0i8; HO * WO * C];
     super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
     assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if Isa::Avx2.is_supported() {
+        let mut got = vec![0x55i8; HO * WO * C];
+        // SAFETY: AVX2 is supported (checked above).
+        unsafe {
+            super::avx2::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got)
+        };
+        assert_eq!(
+            got, want,
+            "avx2 depthwise {H}x{W}x{C} s{S} unsigned {unsigned}"
+        );
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::vnni_supported() {
+        let mut got = vec![0x55i8; HO * WO * C];
+        // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
+        unsafe {
+            super::avx512::depthwise3x3::<H, W, C, HO, WO, S, S, PT, PT>(&x, &wo, &po, &mut got)
+        };
+        assert_eq!(
+            got, want,
+            "avx512 depthwise {H}x{W}x{C} s{S} unsigned {unsigned}"
+        );
+    }
     assert!(
         want.iter().any(|&v| v != want[0]),
         "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}: a constant output tests little"
@@ -410,7 +475,7 @@ fn add_every_isa_matches_scalar() {
         let mut pw = [0.0f32; ADD_PARAMS];
         add_params(&a, &b, &o, act, &mut pw).unwrap();
         let p = AddParams::read(&pw);
-        for n in [1usize, 7, 8, 9, 100] {
+        for n in [1usize, 7, 8, 9, 15, 16, 17, 100] {
             let xa: Vec<i8> = (0..n).map(|_| lcg(&mut seed) as i8).collect();
             let xb: Vec<i8> = (0..n).map(|_| lcg(&mut seed) as i8).collect();
             let mut want = vec![0i8; n];
@@ -421,6 +486,13 @@ fn add_every_isa_matches_scalar() {
                 // SAFETY: AVX2 is supported (checked above).
                 unsafe { super::avx2::add(&xa, &xb, &p, &mut got) };
                 assert_eq!(got, want, "add of {n}");
+            }
+            #[cfg(target_arch = "x86_64")]
+            if crate::kernels::vnni_supported() {
+                let mut got = vec![0x55i8; n];
+                // SAFETY: AVX-512F/BW/VL are supported (checked above).
+                unsafe { super::avx512::add(&xa, &xb, &p, &mut got) };
+                assert_eq!(got, want, "avx512 add of {n}");
             }
         }
     }
