@@ -500,8 +500,7 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use crate::quant::multiply_by_quantized_multiplier;
-    use crate::quant::tests::lcg;
+    use crate::quant::tests::requant_case;
 
     fn lanes(v: __m512i) -> [i32; 16] {
         // SAFETY: `__m512i` and `[i32; 16]` have the same size; every bit pattern is valid.
@@ -519,34 +518,7 @@ mod tests {
         }
         let mut seed = 5;
         for round in 0..20_000 {
-            let x: [i32; 16] = core::array::from_fn(|l| match (round + l) % 5 {
-                0 => ((lcg(&mut seed) << 1) ^ lcg(&mut seed)) as i32,
-                1 => (lcg(&mut seed) % 2_000_001) as i32 - 1_000_000,
-                2 => [i32::MIN, i32::MAX, 0, -1, 1][lcg(&mut seed) as usize % 5],
-                _ => (lcg(&mut seed) % 20_001) as i32 - 10_000,
-            });
-            let mult: [i32; 16] = core::array::from_fn(|_| match lcg(&mut seed) % 8 {
-                0 => 0,
-                1 => i32::MAX,
-                _ => (1 << 30) + (lcg(&mut seed) >> 1) as i32,
-            });
-            let shift: [i32; 16] = core::array::from_fn(|_| match lcg(&mut seed) % 4 {
-                0 => (lcg(&mut seed) % 32) as i32,
-                _ => -((lcg(&mut seed) % 32) as i32),
-            });
-            let lo = (lcg(&mut seed) % 256) as i32 - 128;
-            let hi = lo + (lcg(&mut seed) % (128 - lo) as u32) as i32;
-            let h = ConvHeader {
-                input_zero_point: 0,
-                output_zero_point: (lcg(&mut seed) % 256) as i32 - 128,
-                act_min: lo,
-                act_max: hi,
-                layout: 0,
-                weight_offset: 0,
-            };
-            let want: [i32; 16] =
-                core::array::from_fn(|l| multiply_by_quantized_multiplier(x[l], mult[l], shift[l]));
-            let clamped = want.map(|v| v.saturating_add(h.output_zero_point).clamp(lo, hi));
+            let (x, mult, shift, h, want, clamped) = requant_case::<16>(round, &mut seed);
             // SAFETY: AVX-512F is supported (checked above); `[i32; 16]` and `__m512i` have
             // the same size.
             let (got, bytes) = unsafe {

@@ -66,6 +66,47 @@ pub(super) fn lcg(seed: &mut u64) -> u32 {
     (*seed >> 33) as u32
 }
 
+/// One random requantization case of `L` lanes for the SIMD modules' tests: sums (every bit
+/// pattern, extremes, typical ranges), multipliers, every shift packing can write (left shifts
+/// too, which the layer tests' scales do not reach) and an activation range; with the scalar
+/// results `(x, mult, shift, header, MBQM(x), clamp(MBQM(x) + zp))`.
+#[allow(clippy::type_complexity)]
+pub(super) fn requant_case<const L: usize>(
+    round: usize,
+    seed: &mut u64,
+) -> ([i32; L], [i32; L], [i32; L], ConvHeader, [i32; L], [i32; L]) {
+    let x: [i32; L] = core::array::from_fn(|l| match (round + l) % 5 {
+        // `lcg` gives 31 bits: two of them for every bit pattern.
+        0 => ((lcg(seed) << 1) ^ lcg(seed)) as i32,
+        1 => (lcg(seed) % 2_000_001) as i32 - 1_000_000,
+        2 => [i32::MIN, i32::MAX, 0, -1, 1][lcg(seed) as usize % 5],
+        _ => (lcg(seed) % 20_001) as i32 - 10_000,
+    });
+    let mult: [i32; L] = core::array::from_fn(|_| match lcg(seed) % 8 {
+        0 => 0,
+        1 => i32::MAX,
+        _ => (1 << 30) + (lcg(seed) >> 1) as i32,
+    });
+    let shift: [i32; L] = core::array::from_fn(|_| match lcg(seed) % 4 {
+        0 => (lcg(seed) % 32) as i32,
+        _ => -((lcg(seed) % 32) as i32),
+    });
+    let lo = (lcg(seed) % 256) as i32 - 128;
+    let hi = lo + (lcg(seed) % (128 - lo) as u32) as i32;
+    let h = ConvHeader {
+        input_zero_point: 0,
+        output_zero_point: (lcg(seed) % 256) as i32 - 128,
+        act_min: lo,
+        act_max: hi,
+        layout: 0,
+        weight_offset: 0,
+    };
+    let want: [i32; L] =
+        core::array::from_fn(|l| multiply_by_quantized_multiplier(x[l], mult[l], shift[l]));
+    let clamped = want.map(|v| v.saturating_add(h.output_zero_point).clamp(lo, hi));
+    (x, mult, shift, h, want, clamped)
+}
+
 /// A random pointwise layer packed in both layouts: `(pairs weights, pairs params, quads
 /// weights, quads params)`.
 fn packed_pointwise(
