@@ -15,7 +15,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{co16, co8, ConvHeader, PointwiseLayout};
+use super::{co16, co8, ConvHeader};
 
 /// The requantization scale of 16 channels: TFLite's `MultiplyByQuantizedMultiplier` (double
 /// rounding) with per-lane multipliers (non-negative) and shifts, as the AVX2 kernels' `Scale8`
@@ -220,10 +220,9 @@ unsafe fn tile<const R: usize, const P: usize>(
         // The accumulators start at bias - c * sum(x) (the offset's correction per pixel).
         let corr: [__m512i; R] = core::array::from_fn(|r| _mm512_set1_epi32(corr[r]));
         for q in 0..P {
+            // Every panel holds a real channel: `16 * panel < co16(co)` implies `< co <= c8`.
             let o0 = (panel + q) * 16;
-            if o0 >= c8 {
-                continue;
-            }
+            debug_assert!(o0 < l.co);
             // SAFETY: the bias array holds `c8` words after the header, and `o0 < c8`.
             let b = unsafe { channels16(l.params, super::CONV_HEADER, c8, o0) };
             for r in 0..R {
@@ -251,10 +250,7 @@ unsafe fn tile<const R: usize, const P: usize>(
     let out = Output::new(&l.h);
     for q in 0..P {
         let o0 = (panel + q) * 16;
-        if o0 >= l.co {
-            continue;
-        }
-        // SAFETY: `o0 < co <= c8`, the parameter region has `c8` channels.
+        // SAFETY: `o0 < co <= c8` (above), the parameter region has `c8` channels.
         let s = unsafe { Scale16::load(l.params, c8, o0) };
         let n = (l.co - o0).min(16);
         let keep = ((1u32 << n) - 1) as __mmask16;
@@ -280,10 +276,7 @@ pub unsafe fn pointwise_quads<const HW: usize, const CI: usize, const CO: usize>
 ) {
     super::kernels::check_pointwise::<HW, CI, CO>(input, weights, params, out);
     let h = ConvHeader::read(params);
-    assert!(
-        h.layout == PointwiseLayout::Quads as i32 && CI.is_multiple_of(4),
-        "q8::pointwise: weights not packed as quads"
-    );
+    super::kernels::check_quads(&h, CI);
     let panels = co16(CO) / 16;
     debug_assert!(weights.len() >= panels * CI / 4 * 16);
     let l = Layer {

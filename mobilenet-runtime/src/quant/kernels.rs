@@ -3,8 +3,9 @@
 //! [module docs](super)); the clamp of the fused activation is in the parameters.
 //!
 //! The scalar implementations here are the reference: integer arithmetic, in TFLite's order.
-//! The entry points dispatch to an instruction-set variant where one exists (the pointwise
-//! kernel on AVX2), counted in [`crate::kernels::calls`]; every variant gives the same bits.
+//! The entry points dispatch to an instruction-set variant where one exists (AVX2; AVX-512
+//! VNNI for pointwise, 3x3 depthwise and add), counted in [`crate::kernels::calls`]; every
+//! variant gives the same bits.
 
 use super::{
     co8, multiply_by_quantized_multiplier, word, AddParams, ConvHeader, PointwiseLayout,
@@ -29,6 +30,21 @@ macro_rules! avx2_or_scalar {
         crate::kernels::count_q8(crate::kernels::Isa::Scalar);
         $scalar
     }};
+}
+
+/// Runs the AVX-512 variant `$avx512` (and returns its result) when `$cond` holds and the
+/// quantized kernels run their AVX-512 VNNI variants ([`crate::kernels::vnni_active`]),
+/// counting the call under AVX-512; otherwise falls through to the code after it.
+macro_rules! avx512_if {
+    ($cond:expr, $avx512:expr) => {
+        #[cfg(target_arch = "x86_64")]
+        if $cond && crate::kernels::vnni_active() {
+            crate::kernels::count_q8(crate::kernels::Isa::Avx512);
+            // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW, VL and VNNI; the
+            // callers checked every length (and `$cond`, the variant's own precondition) first.
+            return unsafe { $avx512 };
+        }
+    };
 }
 
 /// Requantizes accumulator `acc` of output channel `o` (bias added here) and clamps it.
@@ -165,17 +181,10 @@ pub fn depthwise<
     check_len(k, "weights", weights.len(), KH * KW * c8);
     check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
     check_len(k, "out", out.len(), HO * WO * C);
-    #[cfg(target_arch = "x86_64")]
-    if KH == 3 && KW == 3 && crate::kernels::vnni_active() {
-        crate::kernels::count_q8(crate::kernels::Isa::Avx512);
-        // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW, VL and VNNI; the
-        // lengths were checked above and the kernel is 3x3.
-        return unsafe {
-            super::avx512::depthwise3x3::<H, W, C, HO, WO, SH, SW, PT, PL>(
-                input, weights, params, out,
-            )
-        };
-    }
+    avx512_if!(
+        KH == 3 && KW == 3,
+        super::avx512::depthwise3x3::<H, W, C, HO, WO, SH, SW, PT, PL>(input, weights, params, out)
+    );
     avx2_or_scalar!(
         super::avx2::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
             input, weights, params, out,
@@ -248,15 +257,10 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
     if ConvHeader::read(params).layout == PointwiseLayout::Quads as i32 {
-        #[cfg(target_arch = "x86_64")]
-        if crate::kernels::vnni_active() {
-            crate::kernels::count_q8(crate::kernels::Isa::Avx512);
-            // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW, VL and VNNI; the
-            // lengths were checked above, and the header says the weights are quads.
-            return unsafe {
-                super::avx512::pointwise_quads::<HW, CI, CO>(input, weights, params, out)
-            };
-        }
+        avx512_if!(
+            true,
+            super::avx512::pointwise_quads::<HW, CI, CO>(input, weights, params, out)
+        );
         crate::kernels::count_q8(crate::kernels::Isa::Scalar);
         return pointwise_quads_scalar::<HW, CI, CO>(input, weights, params, out);
     }
@@ -287,6 +291,16 @@ pub(crate) fn check_pairs(h: &ConvHeader) {
     assert!(
         h.layout == PointwiseLayout::Pairs as i32,
         "q8::pointwise: weights not packed as pairs"
+    );
+}
+
+/// Panics unless a pointwise layer's weights are packed as [`PointwiseLayout::Quads`] (what the
+/// quads scalar twin and the AVX-512 VNNI kernel read; `ci % 4 == 0` by construction).
+#[inline]
+pub(crate) fn check_quads(h: &ConvHeader, ci: usize) {
+    assert!(
+        h.layout == PointwiseLayout::Quads as i32 && ci.is_multiple_of(4),
+        "q8::pointwise: weights not packed as quads"
     );
 }
 
@@ -341,10 +355,7 @@ pub fn pointwise_quads_scalar<const HW: usize, const CI: usize, const CO: usize>
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
     let h = ConvHeader::read(params);
-    assert!(
-        h.layout == PointwiseLayout::Quads as i32 && CI.is_multiple_of(4),
-        "q8::pointwise: weights not packed as quads"
-    );
+    check_quads(&h, CI);
     let (c8, quads) = (co8(CO), CI / 4);
     for p in 0..HW {
         let px = &input[p * CI..][..CI];
@@ -376,13 +387,7 @@ pub fn add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32], 
     check_len(k, "params", params.len(), super::ADD_PARAMS);
     check_len(k, "out", out.len(), N);
     let p = AddParams::read(params);
-    #[cfg(target_arch = "x86_64")]
-    if crate::kernels::vnni_active() {
-        crate::kernels::count_q8(crate::kernels::Isa::Avx512);
-        // SAFETY: `vnni_active` checked that the CPU has AVX-512F, BW and VL (and VNNI); the
-        // lengths were checked above.
-        return unsafe { super::avx512::add(a, b, &p, out) };
-    }
+    avx512_if!(true, super::avx512::add(a, b, &p, out));
     avx2_or_scalar!(super::avx2::add(a, b, &p, out), add_scalar(a, b, &p, out))
 }
 

@@ -259,6 +259,21 @@ impl ConvHeader {
             weight_offset: word(p, 5),
         }
     }
+
+    /// Writes the header's words (the inverse of `read`).
+    pub(crate) fn write(&self, p: &mut [f32]) {
+        let words = [
+            self.input_zero_point,
+            self.output_zero_point,
+            self.act_min,
+            self.act_max,
+            self.layout,
+            self.weight_offset,
+        ];
+        for (i, v) in words.into_iter().enumerate() {
+            set_word(p, i, v);
+        }
+    }
 }
 
 /// A residual add's parameters (TFLite's quantized `ADD`): both inputs moved to a common

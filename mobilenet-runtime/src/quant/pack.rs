@@ -6,9 +6,9 @@
 use core::fmt;
 
 use super::{
-    activation_range, ci2, co16, co8, quantize_multiplier, set_word, AddParams, PointwiseLayout,
-    PoolParams, SoftmaxParams, ADD_PARAMS, CONV_HEADER, POOL_PARAMS, SOFTMAX_PARAMS,
-    SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+    activation_range, ci2, co16, co8, quantize_multiplier, set_word, AddParams, ConvHeader,
+    PointwiseLayout, PoolParams, SoftmaxParams, ADD_PARAMS, CONV_HEADER, POOL_PARAMS,
+    SOFTMAX_PARAMS, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
 };
 use crate::pack::SrcLayout;
 
@@ -318,17 +318,15 @@ fn write_channels(
 ) -> Result<(), QuantError> {
     let c8 = co8(co);
     let (act_min, act_max) = activation_range(act, output.scale, output.stored_zero_point());
-    let header = [
-        input.stored_zero_point(),
-        output.stored_zero_point(),
+    ConvHeader {
+        input_zero_point: input.stored_zero_point(),
+        output_zero_point: output.stored_zero_point(),
         act_min,
         act_max,
-        PointwiseLayout::Pairs as i32,
-        0,
-    ];
-    for (i, v) in header.into_iter().enumerate() {
-        set_word(p_out, i, v);
+        layout: PointwiseLayout::Pairs as i32,
+        weight_offset: 0,
     }
+    .write(p_out);
     for o in 0..c8 {
         let (b, q, s) = if o < co {
             let (q, s) = channel_multiplier(w, input, output, o)?;
@@ -488,8 +486,12 @@ pub fn pack_pointwise_as(
             let b = super::word(p_out, CONV_HEADER + o);
             set_word(p_out, CONV_HEADER + o, b.wrapping_sub(zx.wrapping_mul(sum)));
         }
-        set_word(p_out, 4, PointwiseLayout::Quads as i32);
-        set_word(p_out, 5, c);
+        ConvHeader {
+            layout: PointwiseLayout::Quads as i32,
+            weight_offset: c,
+            ..ConvHeader::read(p_out)
+        }
+        .write(p_out);
         return Ok(());
     }
     let (c8, pairs) = (co8(co), ci2(ci) / 2);
