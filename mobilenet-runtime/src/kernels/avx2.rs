@@ -11,5 +11,5 @@ super::vector::isa_kernels! {
     name: "AVX2 + FMA",
     simd: Avx2,
     features: "avx2,fma",
-    pointwise: { mr: 6, nv: 2, nv1: 2, tails: [1, 2, 3, 4, 5] },
+    pointwise: { mr: 6, nv: 2, nv1: 2, l1_kc: 0, tails: [1, 2, 3, 4, 5] },
 }

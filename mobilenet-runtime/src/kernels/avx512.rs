@@ -3,7 +3,8 @@
 //! registers, partial vectors through `__mmask16` masks.
 //!
 //! The pointwise tile is 12 pixels x 2 vectors (two 16-channel panels): 24 accumulators, two
-//! weight vectors and a broadcast of the 32 registers.
+//! weight vectors and a broadcast of the 32 registers. Layers with few input or output channels
+//! run weight-stationary passes of 256 input channels (`l1_kc`, see `vector::l1_passes`).
 
 use super::simd::Avx512;
 
@@ -16,7 +17,7 @@ macro_rules! avx512_kernels {
             name: $name,
             simd: $S,
             features: $features,
-            pointwise: { mr: 12, nv: 2, nv1: 1, tails: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] },
+            pointwise: { mr: 12, nv: 2, nv1: 1, l1_kc: 256, tails: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11] },
         }
     };
 }

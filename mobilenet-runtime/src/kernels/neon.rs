@@ -11,5 +11,5 @@ super::vector::isa_kernels! {
     name: "NEON",
     simd: Neon,
     features: "neon",
-    pointwise: { mr: 6, nv: 4, nv1: 4, tails: [1, 2, 3, 4, 5] },
+    pointwise: { mr: 6, nv: 4, nv1: 4, l1_kc: 0, tails: [1, 2, 3, 4, 5] },
 }

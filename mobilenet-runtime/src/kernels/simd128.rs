@@ -12,5 +12,5 @@ super::vector::isa_kernels! {
     name: "simd128",
     simd: Simd128,
     features: "simd128",
-    pointwise: { mr: 2, nv: 4, nv1: 4, tails: [1] },
+    pointwise: { mr: 2, nv: 4, nv1: 4, l1_kc: 0, tails: [1] },
 }

@@ -491,11 +491,46 @@ fn pointwise_matches_reference() {
     pointwise_case!(30, 16, 56, ACT_RELU6);
     pointwise_case!(31, 5, 33, ACT_NONE);
     pointwise_case!(25, 1030, 50, ACT_RELU);
+    // Several input-channel passes with many output channels (the L2 order on AVX-512), and
+    // with few (its weight-stationary passes, `vector::l1_passes`).
+    pointwise_case!(37, 300, 300, ACT_RELU6);
+    pointwise_case!(26, 600, 40, ACT_RELU);
+}
+
+/// The pixel blocks of `vector::pointwise_blocks` cover the layer exactly, every short block is
+/// shorter than a full one, and a remainder is only cut when both halves keep enough
+/// accumulators.
+#[cfg(any(
+    target_arch = "x86",
+    target_arch = "x86_64",
+    target_arch = "aarch64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+))]
+#[test]
+fn pointwise_blocks_cover_every_pixel() {
+    use super::vector::pointwise_blocks;
+    for (mr, nv) in [(2, 4), (6, 2), (6, 4), (12, 2)] {
+        for hw in 1..300 {
+            let (full, t1, t2) = pointwise_blocks(hw, mr, nv);
+            assert_eq!(full * mr + t1 + t2, hw, "mr {mr} nv {nv} hw {hw}");
+            assert!(t1 < mr && t2 <= t1, "mr {mr} nv {nv} hw {hw}: {t1} {t2}");
+            if t2 > 0 {
+                assert!(
+                    t2 * nv >= 8 && (hw % mr) * nv < 8,
+                    "mr {mr} nv {nv} hw {hw}"
+                );
+            }
+        }
+    }
+    // 7x7 maps on AVX-512: 4 x 12 + 1 becomes 3 x 12 + 7 + 6.
+    assert_eq!(pointwise_blocks(49, 12, 2), (3, 7, 6));
+    assert_eq!(pointwise_blocks(196, 12, 2), (16, 4, 0));
 }
 
 #[test]
 fn pointwise_add_matches_reference() {
     pointwise_case!(add: 1, 1, 1, ACT_NONE);
+    pointwise_case!(add: 26, 600, 40, ACT_RELU);
     pointwise_case!(add: 12, 7, 5, ACT_RELU6);
     // Every AVX2 (6) and AVX-512 (12) pixel remainder, single and paired panels, ragged tails.
     pointwise_case!(add: 7, 9, 24, ACT_NONE);
