@@ -384,6 +384,12 @@ fn depthwise_matches_reference() {
     // Maps too large for the 16-lane dense buffer, several 16-channel blocks and a ragged one.
     depthwise_case!(30, 30, 20, 30, 30, 3, 3, 1, 1, 1, 1, ACT_RELU);
     depthwise_case!(29, 27, 40, 15, 14, 3, 3, 2, 2, 1, 1, ACT_RELU6);
+    // Rows of 7, 14 and 28 (AVX-512 runs of 7, `vector::dw_px`): dense and in place, ragged
+    // channels and line slices.
+    depthwise_case!(7, 7, 33, 7, 7, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    depthwise_case!(14, 14, 200, 14, 14, 3, 3, 1, 1, 1, 1, ACT_RELU6);
+    depthwise_case!(28, 28, 24, 28, 28, 3, 3, 1, 1, 1, 1, ACT_RELU);
+    depthwise_case!(56, 56, 17, 28, 28, 3, 3, 2, 2, 0, 0, ACT_RELU);
     // Wide layers whose dense path works on cache-line slices (dw_slice), the last slice
     // ragged: one full and one partial vector (203 = 12 * 16 + 11), half a line (200), and a
     // map shorter than one run.
