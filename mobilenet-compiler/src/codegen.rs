@@ -24,7 +24,7 @@ use proc_macro2::{Ident, Literal, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::model::{Loc, Network, Role};
-use crate::ops::{load_kind_tokens, Form};
+use crate::ops::{load_kind_tokens, Form, Generic, KernelCall};
 
 /// Options for [`generate`].
 #[derive(Debug, Clone, Default)]
@@ -257,6 +257,7 @@ fn region(loc: Loc) -> TokenStream {
     match loc {
         Loc::Input => quote!(&input[..]),
         Loc::Output => quote!(&output[..]),
+        Loc::Fused => unreachable!("no call reads a fused pair's intermediate"),
         Loc::Arena { offset, len } => {
             let (a, b) = (lit(offset), lit(offset + len));
             quote!(&scratch[#a..#b])
@@ -291,6 +292,7 @@ fn copy_into(src: Loc, dst: Loc) -> TokenStream {
             quote!(output.copy_from_slice(#s);)
         }
         (_, Loc::Input) => unreachable!("nothing writes the caller's input"),
+        (_, Loc::Fused) => unreachable!("no call writes a fused pair's intermediate"),
     }
 }
 
@@ -340,7 +342,88 @@ fn call_with(f: &Ident, p_arg: TokenStream, reads: &[Loc], out: Loc) -> TokenStr
             quote!(#f(#p_arg #(#args,)* &mut output[..]);)
         }
         Loc::Input => unreachable!("nothing writes the caller's input"),
+        Loc::Fused => unreachable!("no call writes a fused pair's intermediate"),
     }
+}
+
+/// A layer's weight and bias operands, `&p[..], &p[..],`: its slot of the parameter buffer.
+fn slot_args(s: Slot) -> TokenStream {
+    let (w0, w1, b0, b1) = (
+        lit(s.w_off),
+        lit(s.w_off + s.w_len),
+        lit(s.b_off),
+        lit(s.b_off + s.b_len),
+    );
+    quote!(&p[#w0..#w1], &p[#b0..#b1],)
+}
+
+/// The function and the calls (in `forward`, in `forward_parallel`) of depthwise layer `i`
+/// fused with pointwise layer `i + 1` ([`crate::fuse`]): one `depthwise_pointwise` call from
+/// the depthwise layer's input to the pointwise layer's output, in bands of `rows` rows.
+#[allow(clippy::too_many_arguments)]
+fn fused_pair(
+    net: &Network,
+    i: usize,
+    rows: usize,
+    slots: &[Option<Slot>],
+    doc: &str,
+    fns: &mut Vec<TokenStream>,
+    par_fns: &mut Vec<TokenStream>,
+) -> (TokenStream, TokenStream) {
+    let (dw, pw) = (&net.layers[i], &net.layers[i + 1]);
+    let d = dw.op.def().kernel(dw);
+    let p = pw.op.conv().expect("a fused pair ends in a pointwise conv");
+    let wo = dw.output.w;
+    let last = mobilenet_runtime::kernels::fused_last_rows(dw.output.h, rows);
+    let mut generics = d.generic_tokens();
+    generics.extend(
+        KernelCall {
+            kernel: "depthwise_pointwise",
+            generics: vec![
+                Generic::Dim(pw.output.c),
+                Generic::Act(p.activation),
+                Generic::Dim(rows),
+                Generic::Dim(rows * wo),
+                Generic::Dim(last * wo),
+            ],
+            form: Form::Params,
+            per_isa: true,
+        }
+        .generic_tokens(),
+    );
+    let conv_slot = |s: Option<Slot>| slot_args(s.expect("conv layers have parameters"));
+    let (dwb, pwb) = (conv_slot(slots[i]), conv_slot(slots[i + 1]));
+    let f = ident_for(i, &format!("{}_{}", dw.name, pw.name));
+    let fp = format_ident!("{}_par", f);
+    let doc = format!(
+        "{doc} Fused with layer {}: `{}` ({}), {} -> {}, {} Mult-Adds, in bands of {rows} rows.",
+        i + 2,
+        pw.name,
+        pw.op.def().describe(pw),
+        pw.input,
+        pw.output,
+        pw.cost.mult_adds
+    );
+    fns.push(quote! {
+        #[doc = #doc]
+        #[inline(never)]
+        fn #f(p: &[f32], x: &[f32], y: &mut [f32]) {
+            rt::kernels::depthwise_pointwise::<#(#generics),*>(x, #dwb #pwb y)
+        }
+    });
+    par_fns.push(quote! {
+        #[doc = #doc]
+        #[inline]
+        fn #fp(pool: &rt::threads::Pool, p: &[f32], x: &[f32], y: &mut [f32]) {
+            rt::kernels::par::depthwise_pointwise::<#(#generics),*>(pool, x, #dwb #pwb y)
+        }
+    });
+    let plan = &net.plan;
+    let (reads, out) = ([plan.values[dw.inputs[0]]], plan.outputs[i + 1]);
+    (
+        call_with(&f, quote!(p,), &reads, out),
+        call_with(&fp, quote!(pool, p,), &reads, out),
+    )
 }
 
 /// Generate the module for `net`.
@@ -362,6 +445,7 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
     let (mut par_fns, mut par_calls) = (Vec::new(), Vec::new());
     let entries: Vec<TokenStream> = table.entries.iter().map(entry_tokens).collect();
     let plan = &net.plan;
+    let fused = &net.fused;
     for (i, l) in net.layers.iter().enumerate() {
         let f = ident_for(i, &l.name);
         let (ih, iw, ic) = (lit(l.input.h), lit(l.input.w), lit(l.input.c));
@@ -378,15 +462,27 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             l.cost.mult_adds
         );
         let slot = slots[i];
-        let wb = slot.map(|s| {
-            let (w0, w1, b0, b1) = (
-                lit(s.w_off),
-                lit(s.w_off + s.w_len),
-                lit(s.b_off),
-                lit(s.b_off + s.b_len),
-            );
-            quote!(&p[#w0..#w1], &p[#b0..#b1],)
+        let wb = slot.map(slot_args);
+        // Cost table entry.
+        let name = &l.name;
+        let (ma, pw) = (l.cost.mult_adds, l.cost.weights);
+        let is_fused = i > 0 && fused[i - 1].is_some();
+        infos.push(quote! {
+            rt::LayerInfo { name: #name, op: #describe, input: [#ih, #iw, #ic], output: [#oh, #ow, #oc], mult_adds: #ma, params: #pw, fused: #is_fused }
         });
+        if is_fused {
+            // Computed by the previous layer's call: no function and no call of its own (an
+            // empty entry keeps the calls indexed by layer for the timed forward).
+            calls.push((quote!(), quote!()));
+            par_calls.push((quote!(), quote!()));
+            continue;
+        }
+        if let Some(rows) = fused[i] {
+            let (call, par_call) = fused_pair(net, i, rows, slots, &doc, &mut fns, &mut par_fns);
+            calls.push((quote!(), call));
+            par_calls.push((quote!(), par_call));
+            continue;
+        }
         let k = def.kernel(l);
         let kernel = format_ident!("{}", k.kernel);
         let generics = k.generic_tokens();
@@ -447,13 +543,6 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
         };
         par_calls.push((pre.clone(), par_call));
         calls.push((pre, call_with(&f, p_arg, &read_locs, out_loc)));
-
-        // Cost table entry.
-        let name = &l.name;
-        let (ma, pw) = (l.cost.mult_adds, l.cost.weights);
-        infos.push(quote! {
-            rt::LayerInfo { name: #name, op: #describe, input: [#ih, #iw, #ic], output: [#oh, #ow, #oc], mult_adds: #ma, params: #pw }
-        });
     }
 
     // A network ending in softmax also gets `forward_logits`: the same calls without the

@@ -7,6 +7,7 @@
 pub mod build;
 pub mod codegen;
 pub mod diag;
+pub mod fuse;
 #[cfg(feature = "import")]
 pub mod import;
 pub mod ir;

@@ -280,6 +280,9 @@ pub struct Network {
     pub output_value: ValueId,
     /// The ops, in execution order.
     pub layers: Vec<Layer>,
+    /// Per layer, `Some(rows)` when the generated code runs it fused with the next layer
+    /// ([`crate::fuse`]), in bands of `rows` output rows.
+    pub fused: Vec<Option<usize>>,
     pub plan: MemoryPlan,
     pub budget: Budget,
     /// The activations' element type (`[model] element`).
@@ -718,7 +721,8 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
     }
     let input_value = 0;
     let output_value = layers.last().map_or(input_value, |l| l.output_value);
-    let plan = plan_memory(&layers, &values, input_value, output_value);
+    let fused = crate::fuse::fused_pairs(&layers, output_value);
+    let plan = plan_memory(&layers, &values, input_value, output_value, &fused);
     let budget = Budget {
         max_mult_adds: spec.budget.max_mult_adds.as_ref().map(|b| b.value),
         max_params: spec.budget.max_params.as_ref().map(|b| b.value),
@@ -743,6 +747,7 @@ pub fn analyze(spec: &Spec, parse_diags: Diagnostics) -> Result<Network, Diagnos
         output_value,
         layers,
         plan,
+        fused,
         budget,
         elem,
         io,

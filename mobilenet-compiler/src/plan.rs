@@ -24,6 +24,9 @@ pub enum Loc {
     Arena { offset: usize, len: usize },
     /// The caller's output array.
     Output,
+    /// Nowhere: the intermediate of a fused pair of layers ([`crate::fuse`]), computed and
+    /// consumed in bands inside one kernel call.
+    Fused,
 }
 
 /// The memory plan.
@@ -60,12 +63,15 @@ struct Buffer {
     loc: Option<Loc>,
 }
 
-/// Plan the values of `layers` (in execution order).
+/// Plan the values of `layers` (in execution order); `fused[i]` is set for a layer that runs
+/// in one call with the next ([`crate::fuse::fused_pairs`]): its output gets no buffer, and its
+/// input stays live through that call.
 pub fn plan_memory(
     layers: &[Layer],
     values: &[Value],
     input: ValueId,
     output: ValueId,
+    fused: &[Option<usize>],
 ) -> MemoryPlan {
     let align = mobilenet_runtime::arena::ALIGN;
     let round = |n: usize| n.div_ceil(align) * align;
@@ -73,9 +79,17 @@ pub fn plan_memory(
     let producer: Vec<Option<usize>> = (0..n)
         .map(|v| layers.iter().position(|l| l.output_value == v))
         .collect();
-    let last_use: Vec<Option<usize>> = (0..n)
+    let mut last_use: Vec<Option<usize>> = (0..n)
         .map(|v| layers.iter().rposition(|l| l.inputs.contains(&v)))
         .collect();
+    let fused_out = |i: usize| fused.get(i).is_some_and(|f| f.is_some());
+    for (i, l) in layers.iter().enumerate() {
+        if fused_out(i) {
+            for &v in &l.inputs {
+                last_use[v] = last_use[v].max(Some(i + 1));
+            }
+        }
+    }
 
     // Buffers: each value its own, except an in-place output joining its preloaded input's
     // buffer when the input dies at that layer (and is not the caller's input).
@@ -111,6 +125,15 @@ pub fn plan_memory(
                 buffer_of[out] = b;
                 let last = last_use[out].unwrap_or(i).max(i);
                 buffers[b].last = buffers[b].last.max(last);
+            }
+            _ if fused_out(i) => {
+                buffers.push(Buffer {
+                    size: 0,
+                    first: i,
+                    last: i,
+                    loc: Some(Loc::Fused),
+                });
+                buffer_of[out] = buffers.len() - 1;
             }
             _ => buffer_of[out] = new_buffer(&mut buffers, out),
         }

@@ -121,6 +121,7 @@ pub fn markdown(net: &Network) -> String {
         Loc::Arena { offset, .. } => format!("arena + {}", group(*offset as u64)),
         Loc::Output => "output".into(),
         Loc::Input => "input".into(),
+        Loc::Fused => "fused (not stored)".into(),
     };
     for (l, loc) in net.layers.iter().zip(&p.outputs) {
         let reads: Vec<String> = l.inputs.iter().map(|&v| at(&p.values[v])).collect();

@@ -16,6 +16,10 @@ pub struct LayerInfo {
     pub mult_adds: u64,
     /// Weights of the layer (the paper's parameter count).
     pub params: u64,
+    /// The layer runs inside the previous layer's kernel call (a depthwise layer and the
+    /// pointwise layer reading it, fused: `kernels::depthwise_pointwise`), so its time is
+    /// measured with that layer's.
+    pub fused: bool,
 }
 
 /// Aligns its content to 64 bytes: generated code embeds weight files as

@@ -431,6 +431,88 @@ pub fn depthwise<
     ))
 }
 
+/// Floats of the band buffer of [`depthwise_pointwise`] (64 KiB on the stack of each thread):
+/// one band of depthwise output rows, which the pointwise layer reads while it is in L1/L2.
+pub const FUSED_BAND_FLOATS: usize = 16384;
+
+/// Output rows per band of [`depthwise_pointwise`] for a depthwise output of `ho x wo x c`:
+/// as many as the band buffer holds, but at most an eighth of the rows, so that threads get
+/// several bands each; 0 when not one row fits (the pair cannot be fused).
+pub const fn fused_band_rows(ho: usize, wo: usize, c: usize) -> usize {
+    let row = wo * c;
+    if row == 0 || row > FUSED_BAND_FLOATS || ho == 0 {
+        return 0;
+    }
+    let fit = FUSED_BAND_FLOATS / row;
+    let eighth = if ho / 8 > 1 { ho / 8 } else { 1 };
+    if fit < eighth {
+        fit
+    } else {
+        eighth
+    }
+}
+
+/// Rows of the last band of [`depthwise_pointwise`] (`ho` rows in bands of `rows`).
+pub const fn fused_last_rows(ho: usize, rows: usize) -> usize {
+    ho - (ho.div_ceil(rows) - 1) * rows
+}
+
+/// Panics (at compile time, in a `const` block) unless bands of `rows` rows of a depthwise
+/// output of `ho x wo x c` fit the band buffer.
+pub(crate) const fn check_fused_band(ho: usize, wo: usize, c: usize, rows: usize) {
+    assert!(
+        rows > 0 && rows <= ho && rows * wo * c <= FUSED_BAND_FLOATS,
+        "depthwise_pointwise: a band must hold 1..=HO rows within FUSED_BAND_FLOATS"
+    );
+}
+
+/// A depthwise convolution ([`depthwise`], activation `ACT`) and the pointwise convolution
+/// that reads its output ([`pointwise`] with `CO` outputs, activation `ACT2`) in one call, in
+/// bands of `ROWS` output rows whose depthwise output stays in a buffer on the stack
+/// ([`FUSED_BAND_FLOATS`]) instead of going through memory: `out` receives exactly what the two
+/// kernels called one after the other would write. `BAND_HW` = `ROWS * WO` and `LAST_HW` =
+/// [`fused_last_rows`]`(HO, ROWS) * WO` are the pointwise pixel counts of a band and of the last
+/// one (const generic arithmetic is not stable Rust; they are checked at compile time).
+///
+/// * `input`, `dw_weights`, `dw_bias`: as for [`depthwise`] (`C` channels)
+/// * `pw_weights`, `pw_bias`: as for [`pointwise`] (`CI = C`)
+/// * `out`: `[HO][WO][CO]`
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_pointwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+    const CO: usize,
+    const ACT2: u8,
+    const ROWS: usize,
+    const BAND_HW: usize,
+    const LAST_HW: usize,
+>(
+    input: &[f32],
+    dw_weights: &[f32],
+    dw_bias: &[f32],
+    pw_weights: &[f32],
+    pw_bias: &[f32],
+    out: &mut [f32],
+) {
+    #[rustfmt::skip]
+    dispatch!(depthwise_pointwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(input, dw_weights, dw_bias, pw_weights, pw_bias, out));
+}
+
 /// Pointwise (1x1, stride 1) convolution over `HW` pixels.
 ///
 /// * `input`: `[HW][CI]`
@@ -677,6 +759,46 @@ pub(crate) unsafe fn depthwise_part<
             input, weights, bias, out, part
         )
     )
+}
+
+/// [`depthwise_pointwise`] for one share of the output: whole bands.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * CO` values, and no other thread accesses the share of
+/// `part` meanwhile (calls with distinct indices of one count share none).
+#[cfg(feature = "std")]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn depthwise_pointwise_part<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+    const CO: usize,
+    const ACT2: u8,
+    const ROWS: usize,
+    const BAND_HW: usize,
+    const LAST_HW: usize,
+>(
+    input: &[f32],
+    dw_weights: &[f32],
+    dw_bias: &[f32],
+    pw_weights: &[f32],
+    pw_bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    #[rustfmt::skip]
+    dispatch!(depthwise_pointwise_part::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(input, dw_weights, dw_bias, pw_weights, pw_bias, out, part));
 }
 
 /// [`fully_connected`] for one share of the outputs (columns, [`fc_columns`]).

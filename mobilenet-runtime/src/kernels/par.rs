@@ -173,6 +173,77 @@ pub fn depthwise<
     });
 }
 
+/// [`kernels::depthwise_pointwise`](super::depthwise_pointwise) on every thread of `pool`,
+/// whole bands per thread: the two layers with one fork and join, no barrier between them.
+///
+/// # Panics
+///
+/// If any slice length does not match the dimensions.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_pointwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+    const CO: usize,
+    const ACT2: u8,
+    const ROWS: usize,
+    const BAND_HW: usize,
+    const LAST_HW: usize,
+>(
+    pool: &Pool,
+    input: &[f32],
+    dw_weights: &[f32],
+    dw_bias: &[f32],
+    pw_weights: &[f32],
+    pw_bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("depthwise_pointwise", "out", out.len(), HO * WO * CO);
+    let y = Out(out.as_mut_ptr());
+    split(pool, HO * WO * C * (KH * KW + CO), &|part| {
+        // SAFETY: as in `pointwise`.
+        unsafe {
+            super::depthwise_pointwise_part::<
+                H,
+                W,
+                C,
+                HO,
+                WO,
+                KH,
+                KW,
+                SH,
+                SW,
+                PT,
+                PL,
+                ACT,
+                CO,
+                ACT2,
+                ROWS,
+                BAND_HW,
+                LAST_HW,
+            >(
+                input,
+                dw_weights,
+                dw_bias,
+                pw_weights,
+                pw_bias,
+                y.ptr(),
+                part,
+            )
+        }
+    });
+}
+
 /// [`kernels::fully_connected`](super::fully_connected) split by output columns (whole 64-byte
 /// lines): each part streams its own columns of every weight row, so the parts share DRAM
 /// bandwidth rather than wait on one core's.

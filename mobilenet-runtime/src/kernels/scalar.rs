@@ -213,6 +213,129 @@ pub unsafe fn depthwise_part<
     depthwise_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(input, weights, bias, rows, oy0)
 }
 
+/// Scalar [`kernels::depthwise_pointwise`](super::depthwise_pointwise).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_pointwise<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+    const CO: usize,
+    const ACT2: u8,
+    const ROWS: usize,
+    const BAND_HW: usize,
+    const LAST_HW: usize,
+>(
+    input: &[f32],
+    dw_weights: &[f32],
+    dw_bias: &[f32],
+    pw_weights: &[f32],
+    pw_bias: &[f32],
+    out: &mut [f32],
+) {
+    check_len("depthwise_pointwise", "out", out.len(), HO * WO * CO);
+    // SAFETY: `out` is the whole output, borrowed exclusively.
+    unsafe {
+        depthwise_pointwise_part::<
+            H,
+            W,
+            C,
+            HO,
+            WO,
+            KH,
+            KW,
+            SH,
+            SW,
+            PT,
+            PL,
+            ACT,
+            CO,
+            ACT2,
+            ROWS,
+            BAND_HW,
+            LAST_HW,
+        >(
+            input,
+            dw_weights,
+            dw_bias,
+            pw_weights,
+            pw_bias,
+            out.as_mut_ptr(),
+            Part::WHOLE,
+        )
+    }
+}
+
+/// Scalar [`kernels::depthwise_pointwise`](super::depthwise_pointwise), whole bands of one
+/// share: each band's depthwise rows into a buffer, then the pointwise over them.
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * CO` values, and no other thread accesses the bands
+/// of `part` meanwhile (calls with distinct indices of one count share none).
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn depthwise_pointwise_part<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+    const CO: usize,
+    const ACT2: u8,
+    const ROWS: usize,
+    const BAND_HW: usize,
+    const LAST_HW: usize,
+>(
+    input: &[f32],
+    dw_weights: &[f32],
+    dw_bias: &[f32],
+    pw_weights: &[f32],
+    pw_bias: &[f32],
+    out: *mut f32,
+    part: Part,
+) {
+    const { super::check_fused_band(HO, WO, C, ROWS) };
+    const {
+        assert!(
+            BAND_HW == ROWS * WO && LAST_HW == super::fused_last_rows(HO, ROWS) * WO,
+            "depthwise_pointwise: BAND_HW and LAST_HW must be the pixels of a band and of the last"
+        )
+    };
+    let mut band = [0.0f32; super::FUSED_BAND_FLOATS];
+    let (b0, b1) = part.range(HO.div_ceil(ROWS));
+    for b in b0..b1 {
+        let (r0, r1) = (b * ROWS, (b * ROWS + ROWS).min(HO));
+        let rows = &mut band[..(r1 - r0) * WO * C];
+        depthwise_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+            input, dw_weights, dw_bias, rows, r0,
+        );
+        // SAFETY: output rows r0..r1 lie inside the output the caller vouches for, and are
+        // this part's alone.
+        let y =
+            unsafe { core::slice::from_raw_parts_mut(out.add(r0 * WO * CO), (r1 - r0) * WO * CO) };
+        if r1 - r0 < ROWS {
+            pointwise::<LAST_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y);
+        } else {
+            pointwise::<BAND_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y);
+        }
+    }
+}
+
 /// Output rows `oy0..` of a depthwise convolution (as many as `out` holds).
 #[allow(clippy::too_many_arguments)]
 fn depthwise_rows<

@@ -834,3 +834,70 @@ fn fc_rejects_wrong_input_length() {
 fn softmax_rejects_wrong_length() {
     softmax::<3>(&mut [0.0; 2]);
 }
+
+/// `depthwise_pointwise` (3x3 depthwise, then a pointwise of `$co` outputs, in bands of `$rows`
+/// rows) against the same ISA's `depthwise` and `pointwise` called one after the other: the
+/// same bits, whole and in 2, 3 and 5 parts.
+macro_rules! fused_case {
+    ($h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal, $s:literal, $p:literal,
+     $co:literal, $rows:literal, $band:literal, $last:literal, $act:ident, $act2:ident) => {{
+        let mut rng = Rng::new(($h * 917 + $w * 31 + $c * 7 + $co) as u64);
+        let input = rng.vec($h * $w * $c);
+        let dw_w: Vec<f32> = rng.vec(9 * $c).iter().map(|v| v * 4.0).collect();
+        let dw_b = rng.vec($c);
+        let pw_w = panels(&rng.vec($c * $co), $c, $co);
+        let pw_b = rng.vec($co);
+        for isa in isas() {
+            let what = std::format!(
+                "{isa} depthwise_pointwise {}x{}x{} -> {}x{}x{} rows {}",
+                $h, $w, $c, $ho, $wo, $co, $rows
+            );
+            let mut mid = std::vec![0.0f32; $ho * $wo * $c];
+            let mut want = std::vec![0.0f32; $ho * $wo * $co];
+            run_isa!(
+                isa,
+                depthwise::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }>(
+                    &input, &dw_w, &dw_b, &mut mid
+                )
+            );
+            run_isa!(
+                isa,
+                pointwise::<{ $ho * $wo }, $c, $co, { $act2 }>(&mid, &pw_w, &pw_b, &mut want)
+            );
+            let mut out = Guarded::new($ho * $wo * $co);
+            #[rustfmt::skip]
+            run_isa!(
+                isa,
+                depthwise_pointwise::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }, $co, { $act2 }, $rows, $band, $last>(
+                    &input, &dw_w, &dw_b, &pw_w, &pw_b, out.out()
+                )
+            );
+            assert_bits(out.check(&what), &want, &what);
+            assert_parts(&want, None, &what, |y, part| {
+                #[rustfmt::skip]
+                run_isa!(
+                    isa,
+                    depthwise_pointwise_part::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }, $co, { $act2 }, $rows, $band, $last>(
+                        &input, &dw_w, &dw_b, &pw_w, &pw_b, y, part
+                    )
+                );
+            });
+        }
+    }};
+}
+
+#[test]
+fn depthwise_pointwise_matches_the_two_kernels() {
+    // Bands that divide the rows; a short last band (stride 2, padding 1); a 28x28 map like
+    // MobileNet's; wide ragged channels (line slices in the unfused depthwise).
+    fused_case!(12, 12, 16, 12, 12, 1, 1, 24, 2, 24, 24, ACT_RELU6, ACT_RELU6);
+    fused_case!(13, 11, 20, 7, 6, 2, 1, 40, 3, 18, 6, ACT_RELU, ACT_NONE);
+    fused_case!(28, 28, 32, 28, 28, 1, 1, 64, 3, 84, 28, ACT_RELU6, ACT_RELU6);
+    fused_case!(9, 9, 203, 9, 9, 1, 1, 17, 2, 18, 9, ACT_NONE, ACT_RELU);
+    // The runtime's own band choice for a MobileNet v1 1.0/224 layer pair.
+    assert_eq!(super::fused_band_rows(112, 112, 32), 4);
+    assert_eq!(super::fused_band_rows(28, 28, 256), 2);
+    assert_eq!(super::fused_band_rows(7, 7, 1024), 1);
+    assert_eq!(super::fused_band_rows(4, 4096, 8), 0);
+    assert_eq!(super::fused_last_rows(28, 3), 1);
+}

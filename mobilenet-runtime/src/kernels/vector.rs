@@ -30,7 +30,7 @@
 //!   channels, several output pixels at a time.
 
 use super::simd::{Simd, MAX_LANES};
-use super::{check_len, Part};
+use super::{check_len, Part, FUSED_BAND_FLOATS};
 use crate::pack::PANEL;
 use crate::{ACT_NONE, ACT_RELU, ACT_RELU6};
 
@@ -638,6 +638,46 @@ pub(crate) unsafe fn depthwise<
         };
     }
     let (oy0, oy1) = part.range(HO);
+    // SAFETY: this function's contract; rows oy0..oy1 are this part's, written at their place.
+    unsafe {
+        depthwise_rows::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(x, wt, bs, y, oy0, oy1, 0)
+    }
+}
+
+/// Output rows `oy0..oy1` of a depthwise convolution read in place (no dense buffer), row `oy`
+/// written at `y + (oy - row0) * WO * C`: at its place in the whole output (`row0 = 0`), or
+/// into a band buffer that starts at row `row0` ([`depthwise_pointwise`]).
+///
+/// # Safety
+///
+/// The ISA of `S`; `x`, `wt`, `bs` are [`depthwise`]'s checked slices; `row0 <= oy0 <= oy1 <=
+/// HO` and `y` is valid for writes of `(oy1 - row0) * WO * C` values.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn depthwise_rows<
+    S: Simd,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+>(
+    x: *const f32,
+    wt: *const f32,
+    bs: *const f32,
+    y: *mut f32,
+    oy0: usize,
+    oy1: usize,
+    row0: usize,
+) {
+    debug_assert!(row0 <= oy0 && oy0 <= oy1 && oy1 <= HO);
     // Output columns ox_lo..ox_hi (and rows oy_lo..oy_hi) have all their taps inside the input.
     let ox_lo = const { PL.div_ceil(SW) };
     let ox_hi = if W + PL >= KW {
@@ -657,7 +697,8 @@ pub(crate) unsafe fn depthwise<
     // and each block's KH x KW taps are loaded once into registers for the run.
     // SAFETY: input pixel (iy, ix) is only read for 0 <= iy < H, 0 <= ix < W (each tap is
     // checked on border runs; the interior ranges above guarantee it elsewhere), channels
-    // c..c+n <= C; every output written is (oy < HO, ox < WO, channels < C).
+    // c..c+n <= C; every output written is (oy0 <= oy < oy1, ox < WO, channels < C), at
+    // `(oy - row0) * WO * C` from `y`, inside what the caller vouches for.
     unsafe {
         // One run of p output pixels from column ox0 of row oy, every channel block.
         macro_rules! run {
@@ -666,7 +707,13 @@ pub(crate) unsafe fn depthwise<
                 let p: usize = $p;
                 let fast = oy >= oy_lo && oy < oy_hi && ox0 >= ox_lo && ox0 + p <= ox_hi;
                 dw_columns::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, { $p }>(
-                    x, wt, bs, y, oy, ox0, fast,
+                    x,
+                    wt,
+                    bs,
+                    y.add((oy - row0) * WO * C),
+                    oy,
+                    ox0,
+                    fast,
                 )
             }};
         }
@@ -705,12 +752,74 @@ pub(crate) unsafe fn depthwise<
     }
 }
 
-/// One run of `P` output pixels from column `ox0` of row `oy`, every channel block; `fast`
-/// when all its taps are inside the input.
+/// A depthwise layer and the pointwise layer that reads its output, in bands of `ROWS` output
+/// rows: each band's depthwise rows go to a buffer of [`FUSED_BAND_FLOATS`] on the stack (L1 and
+/// L2, never the arena), which `pw(band, out_rows, short)` then convolves into output rows
+/// `out_rows` (`short`: the last band, when `ROWS` does not divide `HO`). `part` selects whole
+/// bands. Every output is computed exactly as by the two layers' kernels one after the other.
 ///
 /// # Safety
 ///
-/// The ISA of `S`; the pointers of [`depthwise`]; `oy < HO`, `ox0 + P <= WO`.
+/// The ISA of `S`; `out` is valid for writes of `HO * WO * co` values, and no other thread
+/// accesses the bands of `part` meanwhile (calls with distinct indices of one count share none).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn depthwise_pointwise<
+    S: Simd,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const ACT: u8,
+    const ROWS: usize,
+>(
+    input: &[f32],
+    weights: &[f32],
+    bias: &[f32],
+    out: *mut f32,
+    co: usize,
+    part: Part,
+    pw: impl Fn(&[f32], *mut f32, bool),
+) {
+    const { assert!(SH > 0 && SW > 0, "depthwise: strides must be positive") };
+    const { super::check_fused_band(HO, WO, C, ROWS) };
+    check_len("depthwise", "input", input.len(), H * W * C);
+    check_len("depthwise", "weights", weights.len(), KH * KW * C);
+    check_len("depthwise", "bias", bias.len(), C);
+    let (x, wt, bs) = (input.as_ptr(), weights.as_ptr(), bias.as_ptr());
+    let mut buf = core::mem::MaybeUninit::<Lines<[f32; FUSED_BAND_FLOATS]>>::uninit();
+    let band = buf.as_mut_ptr() as *mut f32;
+    let (b0, b1) = part.range(HO.div_ceil(ROWS));
+    for b in b0..b1 {
+        let (r0, r1) = (b * ROWS, (b * ROWS + ROWS).min(HO));
+        // SAFETY: rows r0..r1 (at most ROWS, `check_fused_band`: ROWS * WO * C fit the buffer)
+        // are written from the buffer's start, every pixel and channel of them, before the
+        // slice over exactly those values is formed; output rows r0..r1 of `out` lie inside
+        // what the caller vouches for and are this part's alone.
+        unsafe {
+            depthwise_rows::<S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
+                x, wt, bs, band, r0, r1, r0,
+            );
+            let rows = core::slice::from_raw_parts(band, (r1 - r0) * WO * C);
+            pw(rows, out.add(r0 * WO * co), r1 - r0 < ROWS);
+        }
+    }
+}
+
+/// One run of `P` output pixels from column `ox0` of row `oy`, every channel block, written to
+/// the output row at `y`; `fast` when all its taps are inside the input.
+///
+/// # Safety
+///
+/// The ISA of `S`; the input pointers of [`depthwise`], `y` valid for writes of `WO * C`
+/// values; `oy < HO`, `ox0 + P <= WO`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 unsafe fn dw_columns<
@@ -745,7 +854,7 @@ unsafe fn dw_columns<
             let n = (C - c).min(S::LANES);
             let taps = dw_taps::<S, KH, KW, C>(wt.add(c), n);
             let b = S::load_n(bs.add(c), n);
-            let dst = y.add((oy * WO + ox0) * C + c);
+            let dst = y.add(ox0 * C + c);
             if fast {
                 // Each input column of the run is loaded once per filter row.
                 let iy0 = oy * SH - PT;
@@ -1732,6 +1841,159 @@ macro_rules! isa_kernels {
             unsafe {
                 vector::depthwise::<$S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(
                     input, weights, bias, out, part,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::depthwise_pointwise`](crate::kernels::depthwise_pointwise).")]
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, ".")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn depthwise_pointwise<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const HO: usize,
+            const WO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+            const CO: usize,
+            const ACT2: u8,
+            const ROWS: usize,
+            const BAND_HW: usize,
+            const LAST_HW: usize,
+        >(
+            input: &[f32],
+            dw_weights: &[f32],
+            dw_bias: &[f32],
+            pw_weights: &[f32],
+            pw_bias: &[f32],
+            out: &mut [f32],
+        ) {
+            $crate::kernels::check_len("depthwise_pointwise", "out", out.len(), HO * WO * CO);
+            // SAFETY: the instruction set is this function's contract; `out` is the whole
+            // output, borrowed exclusively.
+            unsafe {
+                depthwise_pointwise_impl::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(
+                    input, dw_weights, dw_bias, pw_weights, pw_bias, out.as_mut_ptr(), $crate::kernels::Part::WHOLE,
+                )
+            }
+        }
+
+        #[doc = concat!($name, " [`kernels::depthwise_pointwise`](crate::kernels::depthwise_pointwise), whole")]
+        /// bands of one share of the output.
+        ///
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` is valid for writes of the")]
+        /// whole output (`HO * WO * CO` values), and no other thread accesses the share of `part`
+        /// meanwhile (calls with distinct indices of one count share none).
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe fn depthwise_pointwise_part<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const HO: usize,
+            const WO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+            const CO: usize,
+            const ACT2: u8,
+            const ROWS: usize,
+            const BAND_HW: usize,
+            const LAST_HW: usize,
+        >(
+            input: &[f32],
+            dw_weights: &[f32],
+            dw_bias: &[f32],
+            pw_weights: &[f32],
+            pw_bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            // SAFETY: this function's contract.
+            unsafe {
+                depthwise_pointwise_impl::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(
+                    input, dw_weights, dw_bias, pw_weights, pw_bias, out, part,
+                )
+            }
+        }
+
+        /// # Safety
+        ///
+        #[doc = concat!("The CPU must support ", $name, "; `out` and `part` as for `vector::depthwise_pointwise`.")]
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn depthwise_pointwise_impl<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const HO: usize,
+            const WO: usize,
+            const KH: usize,
+            const KW: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const ACT: u8,
+            const CO: usize,
+            const ACT2: u8,
+            const ROWS: usize,
+            const BAND_HW: usize,
+            const LAST_HW: usize,
+        >(
+            input: &[f32],
+            dw_weights: &[f32],
+            dw_bias: &[f32],
+            pw_weights: &[f32],
+            pw_bias: &[f32],
+            out: *mut f32,
+            part: $crate::kernels::Part,
+        ) {
+            const { $crate::kernels::check_fused_band(HO, WO, C, ROWS) };
+            const {
+                assert!(
+                    BAND_HW == ROWS * WO && LAST_HW == $crate::kernels::fused_last_rows(HO, ROWS) * WO,
+                    "depthwise_pointwise: BAND_HW and LAST_HW must be the pixels of a band and of the last"
+                )
+            };
+            // The pointwise weights are checked once here (each band's call checks its own
+            // input, which the band loop sizes exactly).
+            $crate::kernels::check_len("depthwise_pointwise", "pw_weights", pw_weights.len(), $crate::pack::pointwise_len(C, CO));
+            $crate::kernels::check_len("depthwise_pointwise", "pw_bias", pw_bias.len(), CO);
+            // SAFETY: `out` and `part` under this function's contract; each band's pointwise
+            // writes exactly its output rows, inside the band's share.
+            unsafe {
+                vector::depthwise_pointwise::<$S, H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, ROWS>(
+                    input,
+                    dw_weights,
+                    dw_bias,
+                    out,
+                    CO,
+                    part,
+                    #[inline(always)]
+                    |band, y, short| {
+                        if short {
+                            pointwise_impl::<LAST_HW, C, CO, ACT2, false>(band, pw_weights, pw_bias, y, $crate::kernels::Part::WHOLE)
+                        } else {
+                            pointwise_impl::<BAND_HW, C, CO, ACT2, false>(band, pw_weights, pw_bias, y, $crate::kernels::Part::WHOLE)
+                        }
+                    },
                 )
             }
         }
