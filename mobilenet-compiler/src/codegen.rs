@@ -357,9 +357,10 @@ fn slot_args(s: Slot) -> TokenStream {
     quote!(&p[#w0..#w1], &p[#b0..#b1],)
 }
 
-/// The function and the calls (in `forward`, in `forward_parallel`) of depthwise layer `i`
-/// fused with pointwise layer `i + 1` ([`crate::fuse`]): one `depthwise_pointwise` call from
-/// the depthwise layer's input to the pointwise layer's output, in bands of `rows` rows.
+/// The function, the residual copy (if any) and the calls (in `forward`, in
+/// `forward_parallel`) of depthwise layer `i` fused with pointwise layer `i + 1`
+/// ([`crate::fuse`]): one `depthwise_pointwise` call from the depthwise layer's input to the
+/// pointwise layer's output, in bands of `rows` rows.
 #[allow(clippy::too_many_arguments)]
 fn fused_pair(
     net: &Network,
@@ -369,7 +370,7 @@ fn fused_pair(
     doc: &str,
     fns: &mut Vec<TokenStream>,
     par_fns: &mut Vec<TokenStream>,
-) -> (TokenStream, TokenStream) {
+) -> (TokenStream, TokenStream, TokenStream) {
     let (dw, pw) = (&net.layers[i], &net.layers[i + 1]);
     let d = dw.op.def().kernel(dw);
     let p = pw.op.conv().expect("a fused pair ends in a pointwise conv");
@@ -385,6 +386,7 @@ fn fused_pair(
                 Generic::Dim(rows),
                 Generic::Dim(rows * wo),
                 Generic::Dim(last * wo),
+                Generic::Flag(p.residual),
             ],
             form: Form::Params,
             per_isa: true,
@@ -420,7 +422,14 @@ fn fused_pair(
     });
     let plan = &net.plan;
     let (reads, out) = ([plan.values[dw.inputs[0]]], plan.outputs[i + 1]);
+    // With a residual the output buffer must hold the skip first (unless the plan put the two
+    // in one buffer), as for an unfused `pointwise_add`.
+    let pre = match pw.op.def().kernel(pw).form.preloaded_input() {
+        Some(src) => copy_into(plan.values[pw.inputs[src]], out),
+        None => quote!(),
+    };
     (
+        pre,
         call_with(&f, quote!(p,), &reads, out),
         call_with(&fp, quote!(pool, p,), &reads, out),
     )
@@ -478,9 +487,10 @@ pub fn generate(net: &Network, opts: &Options) -> TokenStream {
             continue;
         }
         if let Some(rows) = fused[i] {
-            let (call, par_call) = fused_pair(net, i, rows, slots, &doc, &mut fns, &mut par_fns);
-            calls.push((quote!(), call));
-            par_calls.push((quote!(), par_call));
+            let (pre, call, par_call) =
+                fused_pair(net, i, rows, slots, &doc, &mut fns, &mut par_fns);
+            calls.push((pre.clone(), call));
+            par_calls.push((pre, par_call));
             continue;
         }
         let k = def.kernel(l);

@@ -119,7 +119,10 @@ pub fn plan_memory(
             Some(src)
                 if buffer_of[src] != buffer_of[input]
                     && last_use[src] == Some(i)
-                    && values[src].len() == values[out].len() =>
+                    && values[src].len() == values[out].len()
+                    // The second layer of a fused pair writes while the first one's input is
+                    // still read (a skip that is the depthwise layer's own input is copied).
+                    && !(i > 0 && fused_out(i - 1) && layers[i - 1].inputs.contains(&src)) =>
             {
                 let b = buffer_of[src];
                 buffer_of[out] = b;

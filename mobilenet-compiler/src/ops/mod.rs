@@ -90,6 +90,8 @@ impl Op {
 pub enum Generic {
     Dim(usize),
     Act(Activation),
+    /// A `bool` const generic (e.g. a fused pair's residual).
+    Flag(bool),
 }
 
 /// How a kernel takes its operands.
@@ -169,6 +171,7 @@ impl KernelCall {
                     };
                     quote!({ #c })
                 }
+                Generic::Flag(b) => quote!(#b),
             })
             .collect()
     }
@@ -181,6 +184,7 @@ impl KernelCall {
             .map(|g| match *g {
                 Generic::Dim(n) => n.to_string(),
                 Generic::Act(a) => a.code().to_string(),
+                Generic::Flag(b) => b.to_string(),
             })
             .collect::<Vec<_>>()
             .join(", ")

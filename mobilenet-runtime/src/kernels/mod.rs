@@ -472,11 +472,12 @@ pub(crate) const fn check_fused_band(ho: usize, wo: usize, c: usize, rows: usize
 /// ([`FUSED_BAND_FLOATS`]) instead of going through memory: `out` receives exactly what the two
 /// kernels called one after the other would write. `BAND_HW` = `ROWS * WO` and `LAST_HW` =
 /// [`fused_last_rows`]`(HO, ROWS) * WO` are the pointwise pixel counts of a band and of the last
-/// one (const generic arithmetic is not stable Rust; they are checked at compile time).
+/// one (const generic arithmetic is not stable Rust; they are checked at compile time). With
+/// `RES` the pointwise is [`pointwise_add`]: `out` holds the residual on entry.
 ///
 /// * `input`, `dw_weights`, `dw_bias`: as for [`depthwise`] (`C` channels)
 /// * `pw_weights`, `pw_bias`: as for [`pointwise`] (`CI = C`)
-/// * `out`: `[HO][WO][CO]`
+/// * `out`: `[HO][WO][CO]` (with `RES`: the residual on entry)
 ///
 /// # Panics
 ///
@@ -501,6 +502,7 @@ pub fn depthwise_pointwise<
     const ROWS: usize,
     const BAND_HW: usize,
     const LAST_HW: usize,
+    const RES: bool,
 >(
     input: &[f32],
     dw_weights: &[f32],
@@ -510,7 +512,7 @@ pub fn depthwise_pointwise<
     out: &mut [f32],
 ) {
     #[rustfmt::skip]
-    dispatch!(depthwise_pointwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(input, dw_weights, dw_bias, pw_weights, pw_bias, out));
+    dispatch!(depthwise_pointwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW, RES>(input, dw_weights, dw_bias, pw_weights, pw_bias, out));
 }
 
 /// Pointwise (1x1, stride 1) convolution over `HW` pixels.
@@ -788,6 +790,7 @@ pub(crate) unsafe fn depthwise_pointwise_part<
     const ROWS: usize,
     const BAND_HW: usize,
     const LAST_HW: usize,
+    const RES: bool,
 >(
     input: &[f32],
     dw_weights: &[f32],
@@ -798,7 +801,7 @@ pub(crate) unsafe fn depthwise_pointwise_part<
     part: Part,
 ) {
     #[rustfmt::skip]
-    dispatch!(depthwise_pointwise_part::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(input, dw_weights, dw_bias, pw_weights, pw_bias, out, part));
+    dispatch!(depthwise_pointwise_part::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW, RES>(input, dw_weights, dw_bias, pw_weights, pw_bias, out, part));
 }
 
 /// [`fully_connected`] for one share of the outputs (columns, [`fc_columns`]).

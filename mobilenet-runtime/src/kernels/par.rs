@@ -199,6 +199,7 @@ pub fn depthwise_pointwise<
     const ROWS: usize,
     const BAND_HW: usize,
     const LAST_HW: usize,
+    const RES: bool,
 >(
     pool: &Pool,
     input: &[f32],
@@ -231,6 +232,7 @@ pub fn depthwise_pointwise<
                 ROWS,
                 BAND_HW,
                 LAST_HW,
+                RES,
             >(
                 input,
                 dw_weights,

@@ -233,6 +233,7 @@ pub fn depthwise_pointwise<
     const ROWS: usize,
     const BAND_HW: usize,
     const LAST_HW: usize,
+    const RES: bool,
 >(
     input: &[f32],
     dw_weights: &[f32],
@@ -262,6 +263,7 @@ pub fn depthwise_pointwise<
             ROWS,
             BAND_HW,
             LAST_HW,
+            RES,
         >(
             input,
             dw_weights,
@@ -300,6 +302,7 @@ pub unsafe fn depthwise_pointwise_part<
     const ROWS: usize,
     const BAND_HW: usize,
     const LAST_HW: usize,
+    const RES: bool,
 >(
     input: &[f32],
     dw_weights: &[f32],
@@ -328,10 +331,11 @@ pub unsafe fn depthwise_pointwise_part<
         // this part's alone.
         let y =
             unsafe { core::slice::from_raw_parts_mut(out.add(r0 * WO * CO), (r1 - r0) * WO * CO) };
-        if r1 - r0 < ROWS {
-            pointwise::<LAST_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y);
-        } else {
-            pointwise::<BAND_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y);
+        match (r1 - r0 < ROWS, RES) {
+            (true, false) => pointwise::<LAST_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y),
+            (false, false) => pointwise::<BAND_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y),
+            (true, true) => pointwise_add::<LAST_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y),
+            (false, true) => pointwise_add::<BAND_HW, C, CO, ACT2>(rows, pw_weights, pw_bias, y),
         }
     }
 }

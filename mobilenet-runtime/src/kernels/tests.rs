@@ -836,10 +836,19 @@ fn softmax_rejects_wrong_length() {
 }
 
 /// `depthwise_pointwise` (3x3 depthwise, then a pointwise of `$co` outputs, in bands of `$rows`
-/// rows) against the same ISA's `depthwise` and `pointwise` called one after the other: the
-/// same bits, whole and in 2, 3 and 5 parts.
+/// rows; with `add:` onto a residual the output holds on entry) against the same ISA's
+/// `depthwise` and `pointwise` (`pointwise_add`) called one after the other: the same bits,
+/// whole and in 2, 3 and 5 parts.
 macro_rules! fused_case {
     ($h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal, $s:literal, $p:literal,
+     $co:literal, $rows:literal, $band:literal, $last:literal, $act:ident, $act2:ident) => {
+        fused_case!(@run false, pointwise, $h, $w, $c, $ho, $wo, $s, $p, $co, $rows, $band, $last, $act, $act2)
+    };
+    (add: $h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal, $s:literal, $p:literal,
+     $co:literal, $rows:literal, $band:literal, $last:literal, $act:ident, $act2:ident) => {
+        fused_case!(@run true, pointwise_add, $h, $w, $c, $ho, $wo, $s, $p, $co, $rows, $band, $last, $act, $act2)
+    };
+    (@run $res:literal, $pw:ident, $h:literal, $w:literal, $c:literal, $ho:literal, $wo:literal, $s:literal, $p:literal,
      $co:literal, $rows:literal, $band:literal, $last:literal, $act:ident, $act2:ident) => {{
         let mut rng = Rng::new(($h * 917 + $w * 31 + $c * 7 + $co) as u64);
         let input = rng.vec($h * $w * $c);
@@ -847,13 +856,16 @@ macro_rules! fused_case {
         let dw_b = rng.vec($c);
         let pw_w = panels(&rng.vec($c * $co), $c, $co);
         let pw_b = rng.vec($co);
+        // The residual `out` holds on entry (with `add:`).
+        let skip: Vec<f32> = rng.vec($ho * $wo * $co).iter().map(|v| v * 4.0).collect();
+        let init = if $res { Some(&skip[..]) } else { None };
         for isa in isas() {
             let what = std::format!(
                 "{isa} depthwise_pointwise {}x{}x{} -> {}x{}x{} rows {}",
                 $h, $w, $c, $ho, $wo, $co, $rows
             );
             let mut mid = std::vec![0.0f32; $ho * $wo * $c];
-            let mut want = std::vec![0.0f32; $ho * $wo * $co];
+            let mut want = init.map_or_else(|| std::vec![0.0f32; $ho * $wo * $co], <[f32]>::to_vec);
             run_isa!(
                 isa,
                 depthwise::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }>(
@@ -862,22 +874,25 @@ macro_rules! fused_case {
             );
             run_isa!(
                 isa,
-                pointwise::<{ $ho * $wo }, $c, $co, { $act2 }>(&mid, &pw_w, &pw_b, &mut want)
+                $pw::<{ $ho * $wo }, $c, $co, { $act2 }>(&mid, &pw_w, &pw_b, &mut want)
             );
             let mut out = Guarded::new($ho * $wo * $co);
+            if let Some(init) = init {
+                out.out().copy_from_slice(init);
+            }
             #[rustfmt::skip]
             run_isa!(
                 isa,
-                depthwise_pointwise::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }, $co, { $act2 }, $rows, $band, $last>(
+                depthwise_pointwise::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }, $co, { $act2 }, $rows, $band, $last, $res>(
                     &input, &dw_w, &dw_b, &pw_w, &pw_b, out.out()
                 )
             );
             assert_bits(out.check(&what), &want, &what);
-            assert_parts(&want, None, &what, |y, part| {
+            assert_parts(&want, init, &what, |y, part| {
                 #[rustfmt::skip]
                 run_isa!(
                     isa,
-                    depthwise_pointwise_part::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }, $co, { $act2 }, $rows, $band, $last>(
+                    depthwise_pointwise_part::<$h, $w, $c, $ho, $wo, 3, 3, $s, $s, $p, $p, { $act }, $co, { $act2 }, $rows, $band, $last, $res>(
                         &input, &dw_w, &dw_b, &pw_w, &pw_b, y, part
                     )
                 );
@@ -894,6 +909,9 @@ fn depthwise_pointwise_matches_the_two_kernels() {
     fused_case!(13, 11, 20, 7, 6, 2, 1, 40, 3, 18, 6, ACT_RELU, ACT_NONE);
     fused_case!(28, 28, 32, 28, 28, 1, 1, 64, 3, 84, 28, ACT_RELU6, ACT_RELU6);
     fused_case!(9, 9, 203, 9, 9, 1, 1, 17, 2, 18, 9, ACT_NONE, ACT_RELU);
+    // With a residual in the output (MobileNet v2's projection and skip).
+    fused_case!(add: 12, 12, 16, 12, 12, 1, 1, 24, 2, 24, 24, ACT_RELU6, ACT_NONE);
+    fused_case!(add: 13, 11, 20, 7, 6, 2, 1, 40, 3, 18, 6, ACT_RELU, ACT_RELU);
     // The runtime's own band choice for a MobileNet v1 1.0/224 layer pair.
     assert_eq!(super::fused_band_rows(112, 112, 32), 4);
     assert_eq!(super::fused_band_rows(28, 28, 256), 2);

@@ -1870,6 +1870,7 @@ macro_rules! isa_kernels {
             const ROWS: usize,
             const BAND_HW: usize,
             const LAST_HW: usize,
+            const RES: bool,
         >(
             input: &[f32],
             dw_weights: &[f32],
@@ -1882,7 +1883,7 @@ macro_rules! isa_kernels {
             // SAFETY: the instruction set is this function's contract; `out` is the whole
             // output, borrowed exclusively.
             unsafe {
-                depthwise_pointwise_impl::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(
+                depthwise_pointwise_impl::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW, RES>(
                     input, dw_weights, dw_bias, pw_weights, pw_bias, out.as_mut_ptr(), $crate::kernels::Part::WHOLE,
                 )
             }
@@ -1916,6 +1917,7 @@ macro_rules! isa_kernels {
             const ROWS: usize,
             const BAND_HW: usize,
             const LAST_HW: usize,
+            const RES: bool,
         >(
             input: &[f32],
             dw_weights: &[f32],
@@ -1927,7 +1929,7 @@ macro_rules! isa_kernels {
         ) {
             // SAFETY: this function's contract.
             unsafe {
-                depthwise_pointwise_impl::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW>(
+                depthwise_pointwise_impl::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT, CO, ACT2, ROWS, BAND_HW, LAST_HW, RES>(
                     input, dw_weights, dw_bias, pw_weights, pw_bias, out, part,
                 )
             }
@@ -1956,6 +1958,7 @@ macro_rules! isa_kernels {
             const ROWS: usize,
             const BAND_HW: usize,
             const LAST_HW: usize,
+            const RES: bool,
         >(
             input: &[f32],
             dw_weights: &[f32],
@@ -1989,9 +1992,9 @@ macro_rules! isa_kernels {
                     #[inline(always)]
                     |band, y, short| {
                         if short {
-                            pointwise_impl::<LAST_HW, C, CO, ACT2, false>(band, pw_weights, pw_bias, y, $crate::kernels::Part::WHOLE)
+                            pointwise_impl::<LAST_HW, C, CO, ACT2, RES>(band, pw_weights, pw_bias, y, $crate::kernels::Part::WHOLE)
                         } else {
-                            pointwise_impl::<BAND_HW, C, CO, ACT2, false>(band, pw_weights, pw_bias, y, $crate::kernels::Part::WHOLE)
+                            pointwise_impl::<BAND_HW, C, CO, ACT2, RES>(band, pw_weights, pw_bias, y, $crate::kernels::Part::WHOLE)
                         }
                     },
                 )
