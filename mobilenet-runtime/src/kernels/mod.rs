@@ -458,11 +458,23 @@ pub const fn fused_last_rows(ho: usize, rows: usize) -> usize {
 }
 
 /// Panics (at compile time, in a `const` block) unless bands of `rows` rows of a depthwise
-/// output of `ho x wo x c` fit the band buffer.
-pub(crate) const fn check_fused_band(ho: usize, wo: usize, c: usize, rows: usize) {
+/// output of `ho x wo x c` fit the band buffer and `band_hw`, `last_hw` are the pixels of a
+/// band and of the last band ([`depthwise_pointwise`]'s `BAND_HW`, `LAST_HW`).
+pub(crate) const fn check_fused_band(
+    ho: usize,
+    wo: usize,
+    c: usize,
+    rows: usize,
+    band_hw: usize,
+    last_hw: usize,
+) {
     assert!(
         rows > 0 && rows <= ho && rows * wo * c <= FUSED_BAND_FLOATS,
         "depthwise_pointwise: a band must hold 1..=HO rows within FUSED_BAND_FLOATS"
+    );
+    assert!(
+        band_hw == rows * wo && last_hw == fused_last_rows(ho, rows) * wo,
+        "depthwise_pointwise: BAND_HW and LAST_HW must be the pixels of a band and of the last"
     );
 }
 

@@ -312,13 +312,7 @@ pub unsafe fn depthwise_pointwise_part<
     out: *mut f32,
     part: Part,
 ) {
-    const { super::check_fused_band(HO, WO, C, ROWS) };
-    const {
-        assert!(
-            BAND_HW == ROWS * WO && LAST_HW == super::fused_last_rows(HO, ROWS) * WO,
-            "depthwise_pointwise: BAND_HW and LAST_HW must be the pixels of a band and of the last"
-        )
-    };
+    const { super::check_fused_band(HO, WO, C, ROWS, BAND_HW, LAST_HW) };
     let mut band = [0.0f32; super::FUSED_BAND_FLOATS];
     let (b0, b1) = part.range(HO.div_ceil(ROWS));
     for b in b0..b1 {

@@ -789,7 +789,16 @@ pub(crate) unsafe fn depthwise_pointwise<
     pw: impl Fn(&[f32], *mut f32, bool),
 ) {
     const { assert!(SH > 0 && SW > 0, "depthwise: strides must be positive") };
-    const { super::check_fused_band(HO, WO, C, ROWS) };
+    const {
+        super::check_fused_band(
+            HO,
+            WO,
+            C,
+            ROWS,
+            ROWS * WO,
+            super::fused_last_rows(HO, ROWS) * WO,
+        )
+    };
     check_len("depthwise", "input", input.len(), H * W * C);
     check_len("depthwise", "weights", weights.len(), KH * KW * C);
     check_len("depthwise", "bias", bias.len(), C);
@@ -1968,13 +1977,7 @@ macro_rules! isa_kernels {
             out: *mut f32,
             part: $crate::kernels::Part,
         ) {
-            const { $crate::kernels::check_fused_band(HO, WO, C, ROWS) };
-            const {
-                assert!(
-                    BAND_HW == ROWS * WO && LAST_HW == $crate::kernels::fused_last_rows(HO, ROWS) * WO,
-                    "depthwise_pointwise: BAND_HW and LAST_HW must be the pixels of a band and of the last"
-                )
-            };
+            const { $crate::kernels::check_fused_band(HO, WO, C, ROWS, BAND_HW, LAST_HW) };
             // The pointwise weights are checked once here (each band's call checks its own
             // input, which the band loop sizes exactly).
             $crate::kernels::check_len("depthwise_pointwise", "pw_weights", pw_weights.len(), $crate::pack::pointwise_len(C, CO));
