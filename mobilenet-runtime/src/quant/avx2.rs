@@ -1,10 +1,11 @@
 //! AVX2 variants of the quantized kernels (the scalar ones in [`super::kernels`] are their
 //! twins, bit for bit: integer arithmetic only).
 //!
-//! Pointwise: a tile of up to 4 pixels x 3 panels (24 output channels), 12 accumulators of 8
-//! `i32`. The tile's inputs, zero point subtracted, are first gathered as `i16` pairs (one `i32`
-//! word per pair of input channels); each pair is broadcast and `vpmaddwd` multiplies it with
-//! a panel's 8 weight pairs, adding both products into 8 `i32` sums. Operands are at most 255 in
+//! Pointwise: a tile of up to 6 pixels x 2 panels (16 output channels), 12 accumulators of 8
+//! `i32`. A block of pixels' inputs, zero point subtracted, are first gathered as `i16` pairs
+//! (one `i32` word per pair of input channels); each pair is broadcast and `vpmaddwd`
+//! multiplies it with a panel's 8 weight pairs, adding both products into 8 `i32` sums. Operands
+//! are at most 255 in
 //! magnitude, so no product or pair sum saturates.
 
 #[cfg(target_arch = "x86")]
@@ -282,16 +283,31 @@ fn load8(src: &[i8], n: usize) -> __m128i {
 /// The most input channel pairs of a pointwise layer the AVX2 kernel gathers (2048 channels).
 const PAIRS_MAX: usize = 1024;
 
-/// One tile: `R` pixels (rows of `xb`) x `P` panels starting at `panel`.
+/// The words of a pointwise layer's block of gathered pixels (64 KiB): as many pixels as fit
+/// (at least [`TILE_ROWS`]) are gathered once, then every panel group runs over them, so a
+/// group's weights are read from memory once per block instead of once per tile.
+const BLOCK_WORDS: usize = 16 * 1024;
+
+/// The weight bytes of one group of panels, which stays in L1 while the block's tiles pass over
+/// it.
+const GROUP_WEIGHT_BYTES: usize = 16 * 1024;
+
+/// Pixels per tile: 6 pixels x 2 panels is 12 accumulators, 2 weight vectors, a broadcast and
+/// the product (`vpmaddwd` has no accumulating form on AVX2): the 16 `ymm` registers. (4 x 3
+/// needs 17, and the compiler spilled two accumulators in the inner loop.)
+const TILE_ROWS: usize = 6;
+
+/// One tile: `R` pixels (rows `r * stride` of `xb`) x `P` panels starting at `panel`.
 ///
 /// # Safety
 ///
-/// AVX2 must be supported; `xb[r]` holds at least `pairs` words, `weights` at least
-/// `(panel + P) * pairs * 8` words.
+/// AVX2 must be supported; `xb` holds at least `(R - 1) * stride + pairs` words, `weights` at
+/// least `(panel + P) * pairs * 8`.
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
-unsafe fn tile<const R: usize, const P: usize, const N: usize>(
-    xb: &[[i32; N]; 4],
+unsafe fn tile<const R: usize, const P: usize>(
+    xb: &[i32],
+    stride: usize,
     pairs: usize,
     weights: &[i32],
     panel: usize,
@@ -299,7 +315,7 @@ unsafe fn tile<const R: usize, const P: usize, const N: usize>(
     c8: usize,
     co: usize,
     h: &ConvHeader,
-    out_rows: &mut [&mut [i8]; 4],
+    out_rows: &mut [&mut [i8]; TILE_ROWS],
 ) {
     // The accumulators start at the channels' biases.
     let mut acc = [[_mm256_setzero_si256(); P]; R];
@@ -311,7 +327,9 @@ unsafe fn tile<const R: usize, const P: usize, const N: usize>(
         }
     }
     debug_assert!(weights.len() >= (panel + P) * pairs * 8);
-    let wbase = weights.as_ptr().cast::<i32>();
+    debug_assert!(xb.len() >= (R - 1) * stride + pairs);
+    let wbase = weights.as_ptr();
+    let xbase = xb.as_ptr();
     for k in 0..pairs {
         let mut w = [_mm256_setzero_si256(); P];
         for (q, wq) in w.iter_mut().enumerate() {
@@ -322,7 +340,8 @@ unsafe fn tile<const R: usize, const P: usize, const N: usize>(
             };
         }
         for r in 0..R {
-            let x = _mm256_set1_epi32(xb[r][k]);
+            // SAFETY: word `r * stride + k` is inside `xb` (the caller's guarantee).
+            let x = _mm256_set1_epi32(unsafe { *xbase.add(r * stride + k) });
             for q in 0..P {
                 acc[r][q] = _mm256_add_epi32(acc[r][q], _mm256_madd_epi16(x, w[q]));
             }
@@ -351,14 +370,17 @@ unsafe fn tile<const R: usize, const P: usize, const N: usize>(
 /// 0): 16 channels per step, widened and stored as 8 words, then 8, then pairs.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn gather(px: &[i8], zp: i32, dst: &mut [i32; PAIRS_MAX]) {
+fn gather(px: &[i8], zp: i32, dst: &mut [i32]) {
     let ci = px.len();
-    debug_assert!(ci <= 2 * PAIRS_MAX);
+    assert!(
+        dst.len() >= ci.div_ceil(2),
+        "gather: destination shorter than the pairs"
+    );
     let z = _mm256_set1_epi16(zp as i16);
     let mut c = 0;
     while c + 16 <= ci {
         // SAFETY: bytes `c..c + 16` are inside `px`; words `c / 2 .. c / 2 + 8` inside `dst`
-        // (ci <= 2 * PAIRS_MAX); unaligned load and store.
+        // (asserted above); unaligned load and store.
         unsafe {
             let x = _mm_loadu_si128(px.as_ptr().add(c).cast());
             let v = _mm256_sub_epi16(_mm256_cvtepi8_epi16(x), z);
@@ -410,21 +432,47 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
         return;
     }
     let weights = words(weights);
-    let mut xb = [[0i32; PAIRS_MAX]; 4];
-    // Tiles of 4 pixels outermost: each is gathered once, then every group of 3 panels (24
-    // output channels) runs over it. (Panel groups outermost, with the group's weights in L1
-    // and the tile gathered again per group, measured 13% slower on v1 1.0/224.)
+    let panels = co8(CO) / 8;
+    // Blocks of whole tiles; a group of panels whose weights fit GROUP_WEIGHT_BYTES (an even
+    // number, for the 2-panel tiles), at least 2.
+    let block = (BLOCK_WORDS / pairs / TILE_ROWS * TILE_ROWS).clamp(TILE_ROWS, 8 * 1024);
+    let group = (GROUP_WEIGHT_BYTES / (pairs * 32) / 2 * 2).max(2);
+    let mut xb = [0i32; BLOCK_WORDS];
     let mut p = 0;
     while p < HW {
-        let rows = (HW - p).min(4);
-        for r in 0..rows {
-            gather(&input[(p + r) * CI..][..CI], h.input_zero_point, &mut xb[r]);
+        let n = (HW - p).min(block);
+        for (r, row) in xb.chunks_exact_mut(pairs).take(n).enumerate() {
+            gather(&input[(p + r) * CI..][..CI], h.input_zero_point, row);
         }
-        let rows_out = &mut out[p * CO..(p + rows) * CO];
-        // SAFETY: AVX2 (this function's contract); `xb`'s rows hold `pairs` gathered words;
-        // `weights` holds `co8(CO) / 8 * pairs * 8` words (checked on entry).
-        unsafe { tiles(&xb, rows, pairs, weights, params, CO, &h, rows_out) };
-        p += rows;
+        let block_out = &mut out[p * CO..(p + n) * CO];
+        let mut g = 0;
+        while g < panels {
+            let g1 = (g + group).min(panels);
+            let mut t = 0;
+            while t < n {
+                let rows = (n - t).min(TILE_ROWS);
+                // SAFETY: AVX2 (this function's contract); `xb`'s rows `t..t + rows` hold
+                // `pairs` gathered words at stride `pairs`; `weights` holds `panels * pairs * 8`
+                // words (checked on entry).
+                unsafe {
+                    tiles(
+                        &xb[t * pairs..],
+                        pairs,
+                        rows,
+                        pairs,
+                        weights,
+                        g..g1,
+                        params,
+                        CO,
+                        &h,
+                        &mut block_out[t * CO..(t + rows) * CO],
+                    )
+                };
+                t += rows;
+            }
+            g = g1;
+        }
+        p += n;
     }
 }
 
@@ -436,54 +484,76 @@ fn words(p: &[f32]) -> &[i32] {
     unsafe { core::slice::from_raw_parts(p.as_ptr().cast::<i32>(), p.len()) }
 }
 
-/// Every output channel of `rows` (at most 4) pixels whose inputs `xb` holds as `pairs` gathered
-/// words each, written to `out`'s `rows` rows of `co` values: tiles of 3 panels (24 output
-/// channels), then the 1 or 2 left.
+/// Output channels `8 * panels.start .. 8 * panels.end` (clipped to `co`) of `rows` (at most
+/// [`TILE_ROWS`]) pixels whose inputs `xb` holds as `pairs` gathered words each at stride
+/// `stride`, written to `out`'s `rows` rows of `co` values: tiles of 2 panels (16 output
+/// channels), then the 1 left.
 ///
 /// # Safety
 ///
-/// AVX2; `weights` holds `co8(co) / 8` panels of `pairs * 8` words, `params` the parameter
-/// region of `co8(co)` channels, `out` `rows * co` values.
+/// AVX2; `xb` holds `(rows - 1) * stride + pairs` words, `weights` `co8(co) / 8` panels of
+/// `pairs * 8` words, `params` the parameter region of `co8(co)` channels, `out` `rows * co`
+/// values, and `panels.end <= co8(co) / 8`.
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tiles<const N: usize>(
-    xb: &[[i32; N]; 4],
+unsafe fn tiles(
+    xb: &[i32],
+    stride: usize,
     rows: usize,
     pairs: usize,
     weights: &[i32],
+    panels: core::ops::Range<usize>,
     params: &[f32],
     co: usize,
     h: &ConvHeader,
     out: &mut [i8],
 ) {
     let c8 = co8(co);
-    let panels = c8 / 8;
-    debug_assert!(rows <= 4 && pairs <= N && weights.len() >= panels * pairs * 8);
+    assert!(
+        (1..=TILE_ROWS).contains(&rows)
+            && pairs <= stride
+            && xb.len() >= (rows - 1) * stride + pairs
+            && panels.end <= c8 / 8
+            && weights.len() >= c8 / 8 * pairs * 8
+            && out.len() >= rows * co,
+        "tiles: operands shorter than the tile"
+    );
     let mut chunks = out.chunks_exact_mut(co);
-    let mut out_rows: [&mut [i8]; 4] = Default::default();
+    let mut out_rows: [&mut [i8]; TILE_ROWS] = Default::default();
     for slot in out_rows.iter_mut().take(rows) {
         *slot = chunks.next().expect("rows chunks of co");
     }
-    let mut panel = 0;
-    while panel < panels {
-        let step = (panels - panel).min(3);
+    let mut panel = panels.start;
+    while panel < panels.end {
+        let step = (panels.end - panel).min(2);
         macro_rules! go {
             ($r:literal, $p:literal) => {
-                tile::<$r, $p, N>(xb, pairs, weights, panel, params, c8, co, h, &mut out_rows)
+                tile::<$r, $p>(
+                    xb,
+                    stride,
+                    pairs,
+                    weights,
+                    panel,
+                    params,
+                    c8,
+                    co,
+                    h,
+                    &mut out_rows,
+                )
             };
         }
         // SAFETY: AVX2 (this function's contract); `xb`'s rows hold `pairs` words and
-        // `weights` every panel's (the caller's guarantee).
+        // `weights` every panel's (asserted above).
         unsafe {
             match (rows, step) {
-                (4, 3) => go!(4, 3),
-                (3, 3) => go!(3, 3),
-                (2, 3) => go!(2, 3),
-                (1, 3) => go!(1, 3),
+                (6, 2) => go!(6, 2),
+                (5, 2) => go!(5, 2),
                 (4, 2) => go!(4, 2),
                 (3, 2) => go!(3, 2),
                 (2, 2) => go!(2, 2),
                 (1, 2) => go!(1, 2),
+                (6, _) => go!(6, 1),
+                (5, _) => go!(5, 1),
                 (4, _) => go!(4, 1),
                 (3, _) => go!(3, 1),
                 (2, _) => go!(2, 1),
@@ -945,11 +1015,11 @@ unsafe fn conv2d_tiled<
     // `i16` stores that wrote its two halves are still in flight cannot be forwarded from
     // them and stalls.
     const BATCH: usize = 16;
-    let mut xb = [[[0i32; IM2COL_PAIRS]; 4]; BATCH];
+    let mut xb = [0i32; 4 * BATCH * IM2COL_PAIRS];
     let mut p = 0;
     while p < HO * WO {
         let n = (HO * WO - p).min(4 * BATCH);
-        for (q, xr) in xb.iter_mut().flatten().enumerate().take(n) {
+        for (q, xr) in xb.chunks_exact_mut(IM2COL_PAIRS).enumerate().take(n) {
             let (oy, ox) = ((p + q) / WO, (p + q) % WO);
             // The row's words as the `i16` values they pair (little-endian: value 2j is word
             // j's low half).
@@ -1006,12 +1076,27 @@ unsafe fn conv2d_tiled<
                 }
             }
         }
-        for (g, group) in xb.iter().enumerate().take(n.div_ceil(4)) {
-            let (first, rows) = (p + 4 * g, (n - 4 * g).min(4));
-            let rows_out = &mut out[first * CO..(first + rows) * CO];
-            // SAFETY: AVX2 (this function's contract); the group's rows hold `pairs` words,
-            // `panels` every panel's `pairs * 8`.
-            unsafe { tiles(group, rows, pairs, &panels, params, CO, h, rows_out) };
+        let mut t = 0;
+        while t < n {
+            let rows = (n - t).min(TILE_ROWS);
+            let rows_out = &mut out[(p + t) * CO..(p + t + rows) * CO];
+            // SAFETY: AVX2 (this function's contract); rows `t..t + rows` of `xb` hold `pairs`
+            // words at stride IM2COL_PAIRS, `panels` every panel's `pairs * 8`.
+            unsafe {
+                tiles(
+                    &xb[t * IM2COL_PAIRS..],
+                    IM2COL_PAIRS,
+                    rows,
+                    pairs,
+                    &panels,
+                    0..c8 / 8,
+                    params,
+                    CO,
+                    h,
+                    rows_out,
+                )
+            };
+            t += rows;
         }
         p += n;
     }
