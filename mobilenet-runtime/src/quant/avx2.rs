@@ -30,10 +30,8 @@ struct Scale8 {
     mult_odd: __m256i,
     left: __m256i,
     right: __m256i,
-    /// `2^right - 1`.
-    mask: __m256i,
-    /// `mask / 2`.
-    half: __m256i,
+    /// `2^right / 2` (0 when `right` is 0): the rounding term of the division.
+    round: __m256i,
 }
 
 impl Scale8 {
@@ -42,15 +40,20 @@ impl Scale8 {
     fn new(mult: __m256i, shift: __m256i) -> Self {
         let zero = _mm256_setzero_si256();
         let one = _mm256_set1_epi32(1);
-        let right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
-        let mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, right), one);
+        // Shifts lie in [-31, 31] (packing's guarantee), so the `& 31` changes no count; it
+        // tells the compiler the counts are in range, so it drops the masking a variable shift
+        // by an arbitrary count needs (two instructions per `apply`).
+        let in_range = _mm256_set1_epi32(31);
+        let right = _mm256_and_si256(
+            _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero),
+            in_range,
+        );
         Scale8 {
             mult,
             mult_odd: _mm256_srli_epi64(mult, 32),
-            left: _mm256_max_epi32(shift, zero),
+            left: _mm256_and_si256(_mm256_max_epi32(shift, zero), in_range),
             right,
-            mask,
-            half: _mm256_srli_epi32(mask, 1),
+            round: _mm256_srli_epi32(_mm256_sllv_epi32(one, right), 1),
         }
     }
 
@@ -93,11 +96,11 @@ impl Scale8 {
             _mm256_slli_epi64(odd, 1),
             0b1010_1010,
         );
-        // Rounding divide by 2^right, ties away from zero.
-        let remainder = _mm256_and_si256(h, self.mask);
-        let negative = _mm256_cmpgt_epi32(_mm256_setzero_si256(), h);
-        let up = _mm256_cmpgt_epi32(remainder, _mm256_sub_epi32(self.half, negative));
-        _mm256_sub_epi32(_mm256_srav_epi32(h, self.right), up)
+        // Rounding divide by 2^right, ties away from zero: the magnitude rounded half up, its
+        // sign restored. `|h| <= 2^31` and `round <= 2^30` (right <= 31), so the unsigned sum
+        // cannot wrap; `sign` gives 0 where `h` is 0, whose quotient is 0.
+        let magnitude = _mm256_add_epi32(_mm256_abs_epi32(h), self.round);
+        _mm256_sign_epi32(_mm256_srlv_epi32(magnitude, self.right), h)
     }
 }
 
@@ -359,9 +362,20 @@ unsafe fn tile<const R: usize, const P: usize>(
     let out = Output::new(h);
     let o0 = panel * 8;
     let n = (co - o0).min(8 * P);
-    for r in 0..R {
+    let mut r = 0;
+    while r < R {
+        if P == 2 && r + 1 < R {
+            // Two pixels' 16 channels narrowed together: the low half is pixel r's.
+            let v = out.bytes([acc[r][0], acc[r][P - 1], acc[r + 1][0], acc[r + 1][P - 1]]);
+            store_bytes(v, &mut out_rows[r][o0..], n);
+            let hi = _mm256_permute2x128_si256(v, v, 0x11);
+            store_bytes(hi, &mut out_rows[r + 1][o0..], n);
+            r += 2;
+            continue;
+        }
         let v = out.bytes(core::array::from_fn(|q| acc[r][q.min(P - 1)]));
         store_bytes(v, &mut out_rows[r][o0..], n);
+        r += 1;
     }
 }
 
