@@ -13,6 +13,8 @@ use core::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
 use core::arch::x86_64::*;
 
+use core::mem::MaybeUninit;
+
 use super::{co8, ConvHeader};
 
 /// The requantization scale of 8 channels: TFLite's `MultiplyByQuantizedMultiplier` (double
@@ -26,7 +28,9 @@ use super::{co8, ConvHeader};
 #[derive(Clone, Copy)]
 struct Scale8 {
     mult: __m256i,
-    /// The odd lanes' multipliers moved to the even lanes (`vpmuldq` reads those).
+    /// The odd lanes' multipliers copied to the even lanes (`vpmuldq` reads those). Moved with
+    /// `vpshufd`, not a 64-bit shift: after the shift the compiler took the lanes for
+    /// zero-extended values and emulated the signed multiply with three `vpmuludq`.
     mult_odd: __m256i,
     left: __m256i,
     right: __m256i,
@@ -50,7 +54,7 @@ impl Scale8 {
         );
         Scale8 {
             mult,
-            mult_odd: _mm256_srli_epi64(mult, 32),
+            mult_odd: _mm256_shuffle_epi32::<0xF5>(mult),
             left: _mm256_and_si256(_mm256_max_epi32(shift, zero), in_range),
             right,
             round: _mm256_srli_epi32(_mm256_sllv_epi32(one, right), 1),
@@ -88,7 +92,7 @@ impl Scale8 {
         let nudge = _mm256_set1_epi64x(1 << 30);
         let even = _mm256_add_epi64(_mm256_mul_epi32(x, self.mult), nudge);
         let odd = _mm256_add_epi64(
-            _mm256_mul_epi32(_mm256_srli_epi64(x, 32), self.mult_odd),
+            _mm256_mul_epi32(_mm256_shuffle_epi32::<0xF5>(x), self.mult_odd),
             nudge,
         );
         let h = _mm256_blend_epi32(
@@ -201,7 +205,41 @@ pub unsafe fn add(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     );
     let (lo, hi) = (v(p.act_min), v(p.act_max));
     let ls = _mm_cvtsi32_si128(p.left_shift);
+    let one = |xa: __m128i, xb: __m128i| {
+        let xa = _mm256_sll_epi32(_mm256_sub_epi32(_mm256_cvtepi8_epi32(xa), z1), ls);
+        let xb = _mm256_sll_epi32(_mm256_sub_epi32(_mm256_cvtepi8_epi32(xb), z2), ls);
+        let sum = _mm256_add_epi32(s1.apply(xa), s2.apply(xb));
+        let r = _mm256_add_epi32(so.apply(sum), zo);
+        _mm256_min_epi32(_mm256_max_epi32(r, lo), hi)
+    };
+    // 32 values per step while they last: four independent chains of three requantizations,
+    // narrowed to bytes together.
     let mut i = 0;
+    while i + 32 <= n {
+        // SAFETY: bytes `i..i + 32` lie inside `a`, `b` and `out` (`i + 32 <= n`); unaligned
+        // loads and store.
+        unsafe {
+            let xa = _mm256_loadu_si256(a.as_ptr().add(i).cast());
+            let xb = _mm256_loadu_si256(b.as_ptr().add(i).cast());
+            let (a0, a1) = (_mm256_castsi256_si128(xa), _mm256_extracti128_si256(xa, 1));
+            let (b0, b1) = (_mm256_castsi256_si128(xb), _mm256_extracti128_si256(xb, 1));
+            let r = [
+                one(a0, b0),
+                one(_mm_srli_si128(a0, 8), _mm_srli_si128(b0, 8)),
+                one(a1, b1),
+                one(_mm_srli_si128(a1, 8), _mm_srli_si128(b1, 8)),
+            ];
+            // Values lie in the activation range, inside `i8`: the saturating packs keep them.
+            let w = _mm256_packs_epi32(r[0], r[1]);
+            let x = _mm256_packs_epi32(r[2], r[3]);
+            let bytes = _mm256_packs_epi16(w, x);
+            // Double words after the packs: r0 lo, r1 lo, r2 lo, r3 lo | r0 hi, r1 hi, r2 hi, r3 hi.
+            let bytes =
+                _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), bytes);
+        }
+        i += 32;
+    }
     while i < n {
         let k = (n - i).min(8);
         let (xa, xb) = (load8(&a[i..], k), load8(&b[i..], k));
@@ -381,10 +419,11 @@ unsafe fn tile<const R: usize, const P: usize>(
 
 /// Gathers pixel `px`'s inputs as `i16` pairs (zero point subtracted) into `dst` words
 /// `0..ceil(CI / 2)` (pair `k` holds channels `2k`, `2k + 1`; an odd last channel pairs with
-/// 0): 16 channels per step, widened and stored as 8 words, then 8, then pairs.
+/// 0): 16 channels per step, widened and stored as 8 words, then 8, then pairs. Every one of
+/// those words is written.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn gather(px: &[i8], zp: i32, dst: &mut [i32]) {
+fn gather(px: &[i8], zp: i32, dst: &mut [MaybeUninit<i32>]) {
     let ci = px.len();
     assert!(
         dst.len() >= ci.div_ceil(2),
@@ -419,7 +458,7 @@ fn gather(px: &[i8], zp: i32, dst: &mut [i32]) {
         } else {
             0
         };
-        dst[c / 2] = (x0 | (x1 << 16)) as i32;
+        dst[c / 2].write((x0 | (x1 << 16)) as i32);
         c += 2;
     }
 }
@@ -451,13 +490,18 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     // number, for the 2-panel tiles), at least 2.
     let block = (BLOCK_WORDS / pairs / TILE_ROWS * TILE_ROWS).clamp(TILE_ROWS, 8 * 1024);
     let group = (GROUP_WEIGHT_BYTES / (pairs * 32) / 2 * 2).max(2);
-    let mut xb = [0i32; BLOCK_WORDS];
+    // Not zeroed (64 KiB per call): only the gathered words are read.
+    let mut block_words = [MaybeUninit::<i32>::uninit(); BLOCK_WORDS];
     let mut p = 0;
     while p < HW {
         let n = (HW - p).min(block);
-        for (r, row) in xb.chunks_exact_mut(pairs).take(n).enumerate() {
+        for (r, row) in block_words.chunks_exact_mut(pairs).take(n).enumerate() {
             gather(&input[(p + r) * CI..][..CI], h.input_zero_point, row);
         }
+        // SAFETY: `n * pairs <= BLOCK_WORDS` words, rows `0..n` of `pairs` words each, every one
+        // written by `gather` just above; `MaybeUninit<i32>` has `i32`'s layout.
+        let xb: &[i32] =
+            unsafe { core::slice::from_raw_parts(block_words.as_ptr().cast::<i32>(), n * pairs) };
         let block_out = &mut out[p * CO..(p + n) * CO];
         let mut g = 0;
         while g < panels {

@@ -516,7 +516,7 @@ fn add_every_isa_matches_scalar() {
         let mut pw = [0.0f32; ADD_PARAMS];
         add_params(&a, &b, &o, act, &mut pw).unwrap();
         let p = AddParams::read(&pw);
-        for n in [1usize, 7, 8, 9, 15, 16, 17, 100] {
+        for n in [1usize, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 100, 1000] {
             let xa: Vec<i8> = (0..n).map(|_| lcg(&mut seed) as i8).collect();
             let xb: Vec<i8> = (0..n).map(|_| lcg(&mut seed) as i8).collect();
             let mut want = vec![0i8; n];
