@@ -414,6 +414,10 @@ fn depthwise_every_isa_matches_scalar() {
     depthwise_case::<9, 7, 48, 5, 4, 2, 1>(&mut seed);
     depthwise_case::<2, 2, 32, 2, 2, 1, 1>(&mut seed);
     depthwise_case::<1, 1, 16, 1, 1, 1, 1>(&mut seed);
+    // Stride 1 inside the image: the sliding window over long rows, with and without padding.
+    depthwise_case::<14, 14, 48, 14, 14, 1, 1>(&mut seed);
+    depthwise_case::<9, 12, 32, 7, 10, 1, 0>(&mut seed);
+    depthwise_case::<4, 6, 16, 4, 6, 1, 1>(&mut seed);
     // 8 channels: pixel pairs inside the image (odd and even widths, with and without
     // padding), the 8-lane path at the border and at stride 2.
     depthwise_case::<6, 7, 8, 6, 7, 1, 1>(&mut seed);
