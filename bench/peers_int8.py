@@ -151,7 +151,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iters", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--repeat", type=int, default=1, help="rounds; the best round's median is reported")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds; the best round's median is reported, and the median of the rounds' ratios")
     ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json", metavar="OUT")
@@ -180,9 +181,13 @@ def main() -> int:
             "onnxruntime": lambda: Chain([OrtStage(to_onnx(p, tmp / (p.stem + ".onnx")), x if i == 0 else None) for i, p in enumerate(paths)]),
             "openvino": lambda: Chain([OvStage(p, x if i == 0 else None) for i, p in enumerate(paths)]),
         }
+        # Each round's medians, for ratios taken inside one round (the machine's load drifts
+        # between rounds; a ratio from the same minute is steadier than a ratio of two bests).
+        rounds: list[dict] = []
         for r in range(args.repeat):
             o = ours(name, raw, args.iters)
             f = ours(name.replace("q_", "f_", 1), rawf, args.iters)
+            rounds.append({"ours": o["median_ms"], "ours_float": f["median_ms"]})
             mine = np.asarray(o["output"], dtype=np.int32)
             best = row.setdefault("ours", {"median_ms": 1e9})
             if o["median_ms"] < best["median_ms"]:
@@ -199,6 +204,7 @@ def main() -> int:
                     row[e] = {"error": str(err)[:300]}
                     continue
                 med = peers.median(t)
+                rounds[-1][e] = med
                 prev = row.get(e, {})
                 if "median_ms" in prev and prev["median_ms"] <= med:
                     continue
@@ -208,6 +214,10 @@ def main() -> int:
                 if e == "litert":
                     info["delegated"] = [s.delegated for s in eng.stages]
                 row[e] = info
+        row["rounds"] = rounds
+        ratios = {e: peers.median([rd["ours"] / rd[e] for rd in rounds if e in rd])
+                  for e in ["ours_float", *engines] if any(e in rd for rd in rounds)}
+        row["median_round_ratio"] = ratios
         results[name] = row
         line = f"{name}: ours {row['ours']['median_ms']:.3f} ms ({row['ours']['isa']}), our float {row['ours_float']['median_ms']:.3f} ms (int8/float {row['ours']['median_ms'] / row['ours_float']['median_ms']:.2f})"
         for e in engines:
@@ -219,6 +229,8 @@ def main() -> int:
                          f" max|diff| {v['max_abs_diff_units']:.0f}, same top-1 {v['same_top1']}"
                          + (f", delegated {v['delegated']}" if "delegated" in v else "") + ")")
         print(line, flush=True)
+        print(f"   {name}, ours / engine in the same round, median over {len(rounds)} rounds: "
+              + ", ".join(f"{e} {v:.2f}" for e, v in ratios.items()), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -4,7 +4,7 @@
 //! larger than the two-ended plan the compiler used before the graph IR.
 
 use mobilenet_compiler::model::Loc;
-use mobilenet_compiler::{compile_file, Network, Op};
+use mobilenet_compiler::{compile_file, compile_str, Network, Op};
 
 fn specs() -> Vec<(String, Network)> {
     let dir = format!("{}/../specs", env!("CARGO_MANIFEST_DIR"));
@@ -54,10 +54,23 @@ fn check_plan(name: &str, net: &Network) {
                 .max(first[v])
         })
         .collect();
-    // Values written in place over another share its bytes by design.
+    // A fused pair's first layer still reads its inputs while the second one runs.
+    let mut last = last;
+    for (l, layer) in net.layers.iter().enumerate() {
+        if net.fused[l].is_some() {
+            for &v in &layer.inputs {
+                last[v] = last[v].max(l + 1);
+            }
+        }
+    }
+    // Values written in place over another share its bytes by design, except an input the
+    // fused first layer of the pair is still reading.
     let mut shares: Vec<(usize, usize)> = Vec::new();
     for l in 0..net.layers.len() {
         if let Some(src) = in_place_input(net, l) {
+            if l > 0 && net.fused[l - 1].is_some() && net.layers[l - 1].inputs.contains(&src) {
+                continue;
+            }
             shares.push((src, net.layers[l].output_value));
         }
     }
@@ -136,4 +149,72 @@ fn v2_plan_meets_its_lower_bound() {
             assert_eq!(net.plan.arena_len, net.plan.lower_bound, "{name}");
         }
     }
+}
+
+/// A block with expansion 1 at stride 1: depthwise, then the projection adding the block's
+/// input, which is the depthwise layer's own input. The pair is fused, so the projection may
+/// not write its output over that skip while the depthwise half still reads it in bands.
+const SKIP_IS_DW_INPUT: &str = r#"[model]
+input = [64, 64, 3]
+classes = 10
+channel_rounding = "divisible-by-8"
+
+[defaults]
+activation = "relu6"
+
+[[layer]]
+name = "stem"
+type = "conv"
+channels = 16
+stride = 2
+
+[[layer]]
+name = "block"
+type = "inverted_residual"
+expansion = 1
+channels = 16
+
+[[layer]]
+name = "pool"
+type = "avgpool"
+global = true
+
+[[layer]]
+name = "logits"
+type = "pointwise"
+channels = 10
+scale_channels = false
+bias = true
+batch_norm = false
+activation = "none"
+"#;
+
+#[test]
+fn a_fused_pair_does_not_write_over_its_depthwise_input() {
+    let net = compile_str("skip.toml", SKIP_IS_DW_INPUT).unwrap();
+    let dw = net
+        .layers
+        .iter()
+        .position(|l| {
+            net.layers
+                .iter()
+                .any(|m| m.inputs.len() == 2 && m.inputs[1] == l.inputs[0])
+        })
+        .expect("a layer whose input is also a residual skip");
+    assert!(
+        net.fused[dw].is_some(),
+        "the depthwise + projection pair is fused"
+    );
+    let (skip, proj) = (net.layers[dw].inputs[0], &net.layers[dw + 1]);
+    assert_eq!(
+        proj.inputs.get(1),
+        Some(&skip),
+        "the projection adds the depthwise input"
+    );
+    assert_eq!(net.plan.values[net.layers[dw].output_value], Loc::Fused);
+    assert_ne!(
+        net.plan.values[proj.output_value], net.plan.values[skip],
+        "the projection's output has its own buffer (the skip is copied into it)"
+    );
+    check_plan("skip.toml", &net);
 }
