@@ -71,6 +71,7 @@ pub(super) fn lcg(seed: &mut u64) -> u32 {
 /// too, which the layer tests' scales do not reach) and an activation range; with the scalar
 /// results `(x, mult, shift, header, MBQM(x), clamp(MBQM(x) + zp))`.
 #[allow(clippy::type_complexity)]
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 pub(super) fn requant_case<const L: usize>(
     round: usize,
     seed: &mut u64,
