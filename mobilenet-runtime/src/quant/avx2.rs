@@ -5,8 +5,7 @@
 //! `i32`. A block of pixels' inputs, zero point subtracted, are first gathered as `i16` pairs
 //! (one `i32` word per pair of input channels); each pair is broadcast and `vpmaddwd`
 //! multiplies it with a panel's 8 weight pairs, adding both products into 8 `i32` sums. Operands
-//! are at most 255 in
-//! magnitude, so no product or pair sum saturates.
+//! are at most 255 in magnitude, so no product or pair sum saturates.
 
 #[cfg(target_arch = "x86")]
 use core::arch::x86::*;
@@ -242,13 +241,7 @@ pub unsafe fn add(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     }
     while i < n {
         let k = (n - i).min(8);
-        let (xa, xb) = (load8(&a[i..], k), load8(&b[i..], k));
-        let xa = _mm256_sll_epi32(_mm256_sub_epi32(_mm256_cvtepi8_epi32(xa), z1), ls);
-        let xb = _mm256_sll_epi32(_mm256_sub_epi32(_mm256_cvtepi8_epi32(xb), z2), ls);
-        let sum = _mm256_add_epi32(s1.apply(xa), s2.apply(xb));
-        let r = _mm256_add_epi32(so.apply(sum), zo);
-        let r = _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
-        store8(r, &mut out[i..], k);
+        store8(one(load8(&a[i..], k), load8(&b[i..], k)), &mut out[i..], k);
         i += 8;
     }
 }
@@ -488,7 +481,7 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     let panels = co8(CO) / 8;
     // Blocks of whole tiles; a group of panels whose weights fit GROUP_WEIGHT_BYTES (an even
     // number, for the 2-panel tiles), at least 2.
-    let block = (BLOCK_WORDS / pairs / TILE_ROWS * TILE_ROWS).clamp(TILE_ROWS, 8 * 1024);
+    let block = (BLOCK_WORDS / pairs / TILE_ROWS * TILE_ROWS).max(TILE_ROWS);
     let group = (GROUP_WEIGHT_BYTES / (pairs * 32) / 2 * 2).max(2);
     // Not zeroed (64 KiB per call): only the gathered words are read.
     let mut block_words = [MaybeUninit::<i32>::uninit(); BLOCK_WORDS];
@@ -506,28 +499,23 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
         let mut g = 0;
         while g < panels {
             let g1 = (g + group).min(panels);
-            let mut t = 0;
-            while t < n {
-                let rows = (n - t).min(TILE_ROWS);
-                // SAFETY: AVX2 (this function's contract); `xb`'s rows `t..t + rows` hold
-                // `pairs` gathered words at stride `pairs`; `weights` holds `panels * pairs * 8`
-                // words (checked on entry).
-                unsafe {
-                    tiles(
-                        &xb[t * pairs..],
-                        pairs,
-                        rows,
-                        pairs,
-                        weights,
-                        g..g1,
-                        params,
-                        CO,
-                        &h,
-                        &mut block_out[t * CO..(t + rows) * CO],
-                    )
-                };
-                t += rows;
-            }
+            // SAFETY: AVX2 (this function's contract); `xb`'s `n` rows hold `pairs` gathered
+            // words at stride `pairs`; `weights` holds `panels * pairs * 8` words (checked on
+            // entry).
+            unsafe {
+                tiles(
+                    xb,
+                    pairs,
+                    n,
+                    pairs,
+                    weights,
+                    g..g1,
+                    params,
+                    CO,
+                    &h,
+                    block_out,
+                )
+            };
             g = g1;
         }
         p += n;
@@ -542,22 +530,22 @@ fn words(p: &[f32]) -> &[i32] {
     unsafe { core::slice::from_raw_parts(p.as_ptr().cast::<i32>(), p.len()) }
 }
 
-/// Output channels `8 * panels.start .. 8 * panels.end` (clipped to `co`) of `rows` (at most
-/// [`TILE_ROWS`]) pixels whose inputs `xb` holds as `pairs` gathered words each at stride
-/// `stride`, written to `out`'s `rows` rows of `co` values: tiles of 2 panels (16 output
-/// channels), then the 1 left.
+/// Output channels `8 * panels.start .. 8 * panels.end` (clipped to `co`) of `n` pixels whose
+/// inputs `xb` holds as `pairs` gathered words each at stride `stride`, written to `out`'s `n`
+/// rows of `co` values: tiles of [`TILE_ROWS`] pixels (the last one shorter), each over the
+/// panels in tiles of 2 (16 output channels), then the 1 left.
 ///
 /// # Safety
 ///
-/// AVX2; `xb` holds `(rows - 1) * stride + pairs` words, `weights` `co8(co) / 8` panels of
-/// `pairs * 8` words, `params` the parameter region of `co8(co)` channels, `out` `rows * co`
+/// AVX2; `xb` holds `(n - 1) * stride + pairs` words, `weights` `co8(co) / 8` panels of
+/// `pairs * 8` words, `params` the parameter region of `co8(co)` channels, `out` `n * co`
 /// values, and `panels.end <= co8(co) / 8`.
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tiles(
     xb: &[i32],
     stride: usize,
-    rows: usize,
+    n: usize,
     pairs: usize,
     weights: &[i32],
     panels: core::ops::Range<usize>,
@@ -568,57 +556,63 @@ unsafe fn tiles(
 ) {
     let c8 = co8(co);
     assert!(
-        (1..=TILE_ROWS).contains(&rows)
+        n >= 1
             && pairs <= stride
-            && xb.len() >= (rows - 1) * stride + pairs
+            && xb.len() >= (n - 1) * stride + pairs
             && panels.end <= c8 / 8
             && weights.len() >= c8 / 8 * pairs * 8
-            && out.len() >= rows * co,
-        "tiles: operands shorter than the tile"
+            && out.len() >= n * co,
+        "tiles: operands shorter than the tiles"
     );
-    let mut chunks = out.chunks_exact_mut(co);
-    let mut out_rows: [&mut [i8]; TILE_ROWS] = Default::default();
-    for slot in out_rows.iter_mut().take(rows) {
-        *slot = chunks.next().expect("rows chunks of co");
-    }
-    let mut panel = panels.start;
-    while panel < panels.end {
-        let step = (panels.end - panel).min(2);
-        macro_rules! go {
-            ($r:literal, $p:literal) => {
-                tile::<$r, $p>(
-                    xb,
-                    stride,
-                    pairs,
-                    weights,
-                    panel,
-                    params,
-                    c8,
-                    co,
-                    h,
-                    &mut out_rows,
-                )
-            };
+    let mut t = 0;
+    while t < n {
+        let rows = (n - t).min(TILE_ROWS);
+        let xt = &xb[t * stride..];
+        let mut chunks = out[t * co..(t + rows) * co].chunks_exact_mut(co);
+        let mut out_rows: [&mut [i8]; TILE_ROWS] = Default::default();
+        for slot in out_rows.iter_mut().take(rows) {
+            *slot = chunks.next().expect("rows chunks of co");
         }
-        // SAFETY: AVX2 (this function's contract); `xb`'s rows hold `pairs` words and
-        // `weights` every panel's (asserted above).
-        unsafe {
-            match (rows, step) {
-                (6, 2) => go!(6, 2),
-                (5, 2) => go!(5, 2),
-                (4, 2) => go!(4, 2),
-                (3, 2) => go!(3, 2),
-                (2, 2) => go!(2, 2),
-                (1, 2) => go!(1, 2),
-                (6, _) => go!(6, 1),
-                (5, _) => go!(5, 1),
-                (4, _) => go!(4, 1),
-                (3, _) => go!(3, 1),
-                (2, _) => go!(2, 1),
-                _ => go!(1, 1),
+        let mut panel = panels.start;
+        while panel < panels.end {
+            let step = (panels.end - panel).min(2);
+            macro_rules! go {
+                ($r:literal, $p:literal) => {
+                    tile::<$r, $p>(
+                        xt,
+                        stride,
+                        pairs,
+                        weights,
+                        panel,
+                        params,
+                        c8,
+                        co,
+                        h,
+                        &mut out_rows,
+                    )
+                };
             }
+            // SAFETY: AVX2 (this function's contract); `xt`'s `rows` rows hold `pairs` words
+            // and `weights` every panel's (asserted above).
+            unsafe {
+                match (rows, step) {
+                    (6, 2) => go!(6, 2),
+                    (5, 2) => go!(5, 2),
+                    (4, 2) => go!(4, 2),
+                    (3, 2) => go!(3, 2),
+                    (2, 2) => go!(2, 2),
+                    (1, 2) => go!(1, 2),
+                    (6, _) => go!(6, 1),
+                    (5, _) => go!(5, 1),
+                    (4, _) => go!(4, 1),
+                    (3, _) => go!(3, 1),
+                    (2, _) => go!(2, 1),
+                    _ => go!(1, 1),
+                }
+            }
+            panel += step;
         }
-        panel += step;
+        t += rows;
     }
 }
 
@@ -1134,28 +1128,23 @@ unsafe fn conv2d_tiled<
                 }
             }
         }
-        let mut t = 0;
-        while t < n {
-            let rows = (n - t).min(TILE_ROWS);
-            let rows_out = &mut out[(p + t) * CO..(p + t + rows) * CO];
-            // SAFETY: AVX2 (this function's contract); rows `t..t + rows` of `xb` hold `pairs`
-            // words at stride IM2COL_PAIRS, `panels` every panel's `pairs * 8`.
-            unsafe {
-                tiles(
-                    &xb[t * IM2COL_PAIRS..],
-                    IM2COL_PAIRS,
-                    rows,
-                    pairs,
-                    &panels,
-                    0..c8 / 8,
-                    params,
-                    CO,
-                    h,
-                    rows_out,
-                )
-            };
-            t += rows;
-        }
+        let rows_out = &mut out[p * CO..(p + n) * CO];
+        // SAFETY: AVX2 (this function's contract); the first `n` rows of `xb` hold `pairs`
+        // words at stride IM2COL_PAIRS, `panels` every panel's `pairs * 8`.
+        unsafe {
+            tiles(
+                &xb,
+                IM2COL_PAIRS,
+                n,
+                pairs,
+                &panels,
+                0..c8 / 8,
+                params,
+                CO,
+                h,
+                rows_out,
+            )
+        };
         p += n;
     }
 }
