@@ -4,7 +4,9 @@
 use mobilenet_runtime::kernels::Isa;
 use mobilenet_runtime::safetensors::{unescaped_eq, Dtype, SafeTensors};
 
-/// The instruction sets the tests run on this CPU: every supported one, scalar included.
+/// The instruction sets the kernel tests run on this CPU through
+/// [`kernels::with_isa`](mobilenet_runtime::kernels::with_isa): every supported one, scalar and
+/// the test-only emulation included ([`isas_to_force`] for whole networks).
 ///
 /// The ones this CPU cannot run are named on stderr (the test output shows what was skipped).
 /// `MOBILENET_REQUIRE_ISA` (comma-separated names, e.g. `avx512,avx2`) turns a skipped one into
@@ -41,6 +43,17 @@ pub fn isas_to_test() -> Vec<Isa> {
         }
     }
     run
+}
+
+/// The instruction sets whole-network tests force ([`kernels::force_isa`]) on this CPU:
+/// [`isas_to_test`] less the test-only ones the kernel functions do not dispatch to.
+///
+/// [`kernels::force_isa`]: mobilenet_runtime::kernels::force_isa
+pub fn isas_to_force() -> Vec<Isa> {
+    isas_to_test()
+        .into_iter()
+        .filter(|i| i.is_dispatched())
+        .collect()
 }
 
 /// A reference fixture made by `scripts/make_fixtures.py` with ONNX Runtime.

@@ -2,7 +2,7 @@
 //! (fixtures from scripts/make_fixtures.py). Tolerance: max abs error <= 1e-4 x max |reference|.
 
 use mobilenet_runtime::kernels;
-use mobilenet_tests::{fixture, isas_to_test, rel_max_err, top_k};
+use mobilenet_tests::{fixture, isas_to_force, rel_max_err, top_k};
 
 mobilenet_macros::mobilenet!(
     spec = "../specs/seed_cifar100.toml",
@@ -89,7 +89,7 @@ macro_rules! conformance {
             let input: &[f32; $m::INPUT_LEN] =
                 fx.input.as_slice().try_into().expect("fixture input size");
             let mut scratch = $m::Model::new_scratch();
-            let isas = isas_to_test();
+            let isas = isas_to_force();
             for isa in isas {
                 kernels::force_isa(isa).unwrap();
                 let before = kernels::calls(isa);

@@ -14,7 +14,8 @@
 //! ([`best_isa`]), known at compile time when the target enables the features
 //! (`-C target-cpu=native`, `x86-64-v3`, `x86-64-v4`) and detected at run time
 //! otherwise (with the `std` feature). Tests and benchmarks can pin one with
-//! [`force_isa`], and [`calls`] proves which one ran.
+//! [`force_isa`], or call one variant explicitly through [`with_isa`], and [`calls`] proves
+//! which one ran.
 //!
 //! See the [crate documentation](crate) for tensor layouts, padding rules and
 //! the shared kernel contract.
@@ -50,11 +51,17 @@ pub mod simd128;
 use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 /// The instruction sets, in one table: `Variant = code, "name", module, cfg (the module exists),
-/// supported (expression), doc`. Everything else (the enum, [`Isa::ALL`], names, support checks,
-/// call counters and the dispatch of every kernel) is generated from it, so adding an ISA is a
-/// line here, its `Simd` implementation and its module of `isa_kernels!`. Best last.
+/// dispatched(cfg), supported (expression), doc`. Everything else (the enum, [`Isa::ALL`],
+/// names, support checks, call counters and the dispatch of every kernel) is generated from it,
+/// so adding an ISA is a line here, its `Simd` implementation and its module of `isa_kernels!`.
+/// Best last.
+///
+/// `dispatched(any())` marks a test-only instruction set: the kernel functions of this module
+/// never run it (so code that only runs networks does not instantiate its kernels, which would
+/// double the compile time of every crate with a `mobilenet!` in it); only [`with_isa`] and the
+/// runtime's own tests call it.
 macro_rules! isa_table {
-    ($d:tt $($isa:ident = $code:literal, $name:literal, $module:ident, cfg($($cfg:tt)*), $supported:expr, $doc:literal;)*) => {
+    ($d:tt $($isa:ident = $code:literal, $name:literal, $module:ident, cfg($($cfg:tt)*), dispatched($($dcfg:tt)*), $supported:expr, $doc:literal;)*) => {
         /// Instruction-set family a kernel implementation is written for.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
@@ -107,6 +114,15 @@ macro_rules! isa_table {
                     $(Isa::$isa => self.is_compiled() && $supported,)*
                 }
             }
+
+            /// Whether the kernel functions of this module run this instruction set when it is
+            /// the active one, i.e. whether [`force_isa`] accepts it: every one but the
+            /// test-only emulation, which runs only through [`with_isa`].
+            pub fn is_dispatched(self) -> bool {
+                match self {
+                    $(Isa::$isa => cfg!(all(all($($cfg)*), $($dcfg)*)),)*
+                }
+            }
         }
 
         /// Kernel calls per instruction set (so tests can prove a forced ISA really ran).
@@ -136,24 +152,50 @@ macro_rules! isa_table {
         }
         #[allow(unused_imports)]
         pub(crate) use call_isa;
+
+        /// [`call_isa!`] over the dispatched instruction sets only ([`Isa::is_dispatched`]).
+        macro_rules! call_dispatched {
+            ($d isa:expr, $d name:ident::<$d($d g:tt),*>($d($d arg:expr),*)) => {{
+                match $d isa {
+                    $(
+                        #[cfg(all(all($($cfg)*), $($dcfg)*))]
+                        Isa::$isa => {
+                            count(Isa::$isa);
+                            #[allow(unused_unsafe)]
+                            // SAFETY: active_isa() returns supported instruction sets only
+                            // (best_isa() and force_isa check `is_supported`); the scalar
+                            // kernels are safe.
+                            let r = unsafe { $module::$d name::<$d($d g),*>($d($d arg),*) };
+                            r
+                        }
+                    )*
+                    #[allow(unreachable_patterns)]
+                    _ => unreachable!("{} kernels are not dispatched", $d isa),
+                }
+            }};
+        }
     };
 }
 
 isa_table! { $
-    Scalar = 1, "scalar", scalar, cfg(all()), true,
+    Scalar = 1, "scalar", scalar, cfg(all()), dispatched(all()), true,
         "Portable scalar Rust ([`scalar`]); relies on compiler auto-vectorization.";
     Avx512Emulated = 4, "avx512-emulated", avx512_emulated,
-        cfg(all(feature = "emulate-avx512", target_arch = "x86_64")), avx2_supported(),
+        cfg(all(feature = "emulate-avx512", target_arch = "x86_64")), dispatched(any()),
+        avx2_supported(),
         "The AVX-512 kernels' algorithm run on pairs of AVX2 registers, for testing those code \
-         paths on CPUs without AVX-512 (`avx512_emulated`, with the `emulate-avx512` feature; \
-         never chosen by [`best_isa`]).";
+         paths on CPUs without AVX-512 (`avx512_emulated`, with the `emulate-avx512` feature). \
+         Test-only: never dispatched, so never chosen by [`best_isa`] nor accepted by \
+         [`force_isa`]; [`with_isa`] runs it.";
     Simd128 = 6, "simd128", simd128, cfg(all(target_arch = "wasm32", target_feature = "simd128")),
-        true, "WebAssembly 128-bit SIMD (`simd128`, 4 lanes; multiply and add unfused).";
-    Neon = 5, "neon", neon, cfg(target_arch = "aarch64"), true,
+        dispatched(all()), true, "WebAssembly 128-bit SIMD (`simd128`, 4 lanes; multiply and add unfused).";
+    Neon = 5, "neon", neon, cfg(target_arch = "aarch64"), dispatched(all()), true,
         "aarch64 Advanced SIMD (`neon`, 4 lanes, fused multiply-add).";
-    Avx2 = 2, "avx2", avx2, cfg(any(target_arch = "x86", target_arch = "x86_64")), avx2_supported(),
+    Avx2 = 2, "avx2", avx2, cfg(any(target_arch = "x86", target_arch = "x86_64")),
+        dispatched(all()), avx2_supported(),
         "x86-64 AVX2 with FMA ([`avx2`]).";
-    Avx512 = 3, "avx512", avx512, cfg(target_arch = "x86_64"), avx512_supported(),
+    Avx512 = 3, "avx512", avx512, cfg(target_arch = "x86_64"), dispatched(all()),
+        avx512_supported(),
         "x86-64 AVX-512F ([`avx512`]).";
 }
 
@@ -231,12 +273,12 @@ pub fn vnni_active() -> bool {
 /// 0 = not chosen yet, else `Isa::code`.
 static SELECTED: AtomicU8 = AtomicU8::new(0);
 
-/// The best instruction set this CPU supports.
+/// The best instruction set this CPU supports (of the dispatched ones).
 pub fn best_isa() -> Isa {
     Isa::ALL
         .into_iter()
         .rev()
-        .find(|i| i.is_supported())
+        .find(|i| i.is_supported() && i.is_dispatched())
         .unwrap_or(Isa::Scalar)
 }
 
@@ -254,19 +296,29 @@ pub fn active_isa() -> Isa {
     }
 }
 
-/// The instruction set cannot run on this CPU.
+/// The instruction set cannot run on this CPU, or (for [`force_isa`]) is a test-only one that
+/// the kernel functions do not dispatch to ([`Isa::is_dispatched`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unsupported(pub Isa);
 
 impl core::fmt::Display for Unsupported {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "this CPU does not support the {} kernels", self.0)
+        if self.0.is_supported() {
+            write!(
+                f,
+                "the {} kernels are test-only and run through kernels::with_isa, not force_isa",
+                self.0
+            )
+        } else {
+            write!(f, "this CPU does not support the {} kernels", self.0)
+        }
     }
 }
 
-/// Run every following kernel call with `isa` (process-wide; for tests and benchmarks).
+/// Run every following kernel call with `isa` (process-wide; for tests and benchmarks). `isa`
+/// must be supported and dispatched ([`Isa::is_dispatched`]).
 pub fn force_isa(isa: Isa) -> Result<(), Unsupported> {
-    if !isa.is_supported() {
+    if !isa.is_supported() || !isa.is_dispatched() {
         return Err(Unsupported(isa));
     }
     SELECTED.store(isa.code(), Ordering::Relaxed);
@@ -335,7 +387,7 @@ pub(crate) fn fc_columns(out: usize, part: Part) -> (usize, usize) {
 /// Calls the variant of a kernel for the active instruction set.
 macro_rules! dispatch {
     ($name:ident::<$($g:tt),*>($($arg:expr),*)) => {
-        call_isa!(active_isa(), $name::<$($g),*>($($arg),*))
+        call_dispatched!(active_isa(), $name::<$($g),*>($($arg),*))
     };
 }
 
@@ -834,6 +886,44 @@ pub(crate) unsafe fn fully_connected_part<const IN: usize, const OUT: usize, con
     dispatch!(fully_connected_part::<IN, OUT, ACT>(
         input, weights, bias, out, part
     ));
+}
+
+/// The kernel functions of this module with the instruction set passed by the caller instead of
+/// the active one, any compiled and supported one including the test-only emulation: for tests
+/// comparing each variant with the scalar one (no process-wide [`force_isa`], so such tests need
+/// no lock). Each function here instantiates every compiled variant; generated code calls the
+/// dispatching functions of [`kernels`](self) instead.
+///
+/// # Panics
+///
+/// If `isa` is not supported ([`Isa::is_supported`]), and as the dispatching function.
+pub mod with_isa {
+    use super::*;
+
+    macro_rules! with_isa {
+        ($($(#[$attr:meta])* $kernel:ident<$($g:ident: $t:ty),*>($($a:ident: $at:ty),*);)*) => {$(
+            #[doc = concat!("[`", stringify!($kernel), "`](super::", stringify!($kernel), ") with the variant of `isa`.")]
+            $(#[$attr])*
+            #[inline(always)]
+            pub fn $kernel<$(const $g: $t),*>(isa: Isa, $($a: $at),*) {
+                assert!(isa.is_supported(), "{isa} is not supported by this CPU or build");
+                call_isa!(isa, $kernel::<$($g),*>($($a),*))
+            }
+        )*};
+    }
+
+    with_isa! {
+        conv2d<H: usize, W: usize, CI: usize, HO: usize, WO: usize, CO: usize, KH: usize, KW: usize, SH: usize, SW: usize, PT: usize, PL: usize, ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]);
+        depthwise<H: usize, W: usize, C: usize, HO: usize, WO: usize, KH: usize, KW: usize, SH: usize, SW: usize, PT: usize, PL: usize, ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]);
+        #[allow(clippy::too_many_arguments)]
+        depthwise_pointwise<H: usize, W: usize, C: usize, HO: usize, WO: usize, KH: usize, KW: usize, SH: usize, SW: usize, PT: usize, PL: usize, ACT: u8, CO: usize, ACT2: u8, ROWS: usize, BAND_HW: usize, LAST_HW: usize, RES: bool>(input: &[f32], dw_weights: &[f32], dw_bias: &[f32], pw_weights: &[f32], pw_bias: &[f32], out: &mut [f32]);
+        pointwise<HW: usize, CI: usize, CO: usize, ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]);
+        pointwise_add<HW: usize, CI: usize, CO: usize, ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]);
+        add<N: usize, ACT: u8>(a: &[f32], b: &[f32], out: &mut [f32]);
+        global_avgpool<HW: usize, C: usize>(input: &[f32], out: &mut [f32]);
+        fully_connected<IN: usize, OUT: usize, ACT: u8>(input: &[f32], weights: &[f32], bias: &[f32], out: &mut [f32]);
+        softmax<N: usize>(x: &mut [f32]);
+    }
 }
 
 #[cfg(feature = "std")]

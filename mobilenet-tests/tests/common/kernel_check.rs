@@ -1,18 +1,13 @@
 //! The checking functions of the kernel shape tests (`kernel_shapes.rs` and
 //! `kernel_shapes_2.rs`, which split the generated shape list in two halves so the two
 //! instantiation-heavy test crates build in parallel): each SIMD kernel against its scalar
-//! twin with the ISA forced.
+//! twin, the instruction set passed explicitly (`kernels::with_isa`).
 
 #![allow(dead_code)] // each test crate calls the checks its half of the shapes needs
 
-use std::sync::Mutex;
-
-use mobilenet_runtime::kernels::{self, Isa};
+use mobilenet_runtime::kernels::{self, with_isa, Isa};
 use mobilenet_runtime::pack::pointwise_len;
 use mobilenet_tests::isas_to_test;
-
-/// ISA forcing is process-wide: one forced section at a time.
-static ISA_LOCK: Mutex<()> = Mutex::new(());
 
 pub fn data(n: usize, seed: u64, scale: f32) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -28,21 +23,18 @@ pub fn data(n: usize, seed: u64, scale: f32) -> Vec<f32> {
 
 /// Runs `f` once with the scalar kernels and once per other supported ISA; every result must
 /// match the scalar one within 1e-5 relative to the output's magnitude (FMA and summation
-/// order differ), and the forced ISA's kernels must have run.
-pub fn compare(what: &str, out_len: usize, f: impl Fn(&mut [f32])) {
-    let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    kernels::force_isa(Isa::Scalar).unwrap();
+/// order differ), and that ISA's kernels must have run.
+pub fn compare(what: &str, out_len: usize, f: impl Fn(Isa, &mut [f32])) {
     let mut want = vec![f32::NAN; out_len];
-    f(&mut want);
+    f(Isa::Scalar, &mut want);
     let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
     for isa in isas_to_test().into_iter().filter(|&i| i != Isa::Scalar) {
-        kernels::force_isa(isa).unwrap();
         let before = kernels::calls(isa);
         // NaN-filled between canaries: every output must be written, nothing around it.
         const GUARD: usize = 64;
         let mut buf = vec![-12345.5f32; out_len + 2 * GUARD];
         buf[GUARD..GUARD + out_len].fill(f32::NAN);
-        f(&mut buf[GUARD..GUARD + out_len]);
+        f(isa, &mut buf[GUARD..GUARD + out_len]);
         assert!(
             buf[..GUARD]
                 .iter()
@@ -62,7 +54,6 @@ pub fn compare(what: &str, out_len: usize, f: impl Fn(&mut [f32])) {
             );
         }
     }
-    kernels::force_isa(kernels::best_isa()).unwrap();
 }
 
 pub fn check_conv2d<
@@ -85,8 +76,8 @@ pub fn check_conv2d<
     let b = data(CO, 3, 0.1);
     let what =
         format!("conv2d {H}x{W}x{CI} -> {HO}x{WO}x{CO} k{KH}x{KW} s{SH}x{SW} p{PT},{PL} act{ACT}");
-    compare(&what, HO * WO * CO, |y| {
-        kernels::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(&x, &w, &b, y)
+    compare(&what, HO * WO * CO, |isa, y| {
+        with_isa::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, ACT>(isa, &x, &w, &b, y)
     });
 }
 
@@ -109,8 +100,8 @@ pub fn check_depthwise<
     let b = data(C, 6, 0.1);
     let what =
         format!("depthwise {H}x{W}x{C} -> {HO}x{WO} k{KH}x{KW} s{SH}x{SW} p{PT},{PL} act{ACT}");
-    compare(&what, HO * WO * C, |y| {
-        kernels::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(&x, &w, &b, y)
+    compare(&what, HO * WO * C, |isa, y| {
+        with_isa::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL, ACT>(isa, &x, &w, &b, y)
     });
 }
 
@@ -119,8 +110,8 @@ pub fn check_pointwise<const HW: usize, const CI: usize, const CO: usize, const 
     let w = data(pointwise_len(CI, CO), 8, (3.0 / CI as f32).sqrt());
     let b = data(CO, 9, 0.1);
     let what = format!("pointwise {HW}x{CI} -> {CO} act{ACT}");
-    compare(&what, HW * CO, |y| {
-        kernels::pointwise::<HW, CI, CO, ACT>(&x, &w, &b, y)
+    compare(&what, HW * CO, |isa, y| {
+        with_isa::pointwise::<HW, CI, CO, ACT>(isa, &x, &w, &b, y)
     });
 }
 
@@ -130,17 +121,17 @@ pub fn check_pointwise_add<const HW: usize, const CI: usize, const CO: usize, co
     let b = data(CO, 9, 0.1);
     let skip = data(HW * CO, 19, 1.0);
     let what = format!("pointwise_add {HW}x{CI} -> {CO} act{ACT}");
-    compare(&what, HW * CO, |y| {
+    compare(&what, HW * CO, |isa, y| {
         y.copy_from_slice(&skip);
-        kernels::pointwise_add::<HW, CI, CO, ACT>(&x, &w, &b, y)
+        with_isa::pointwise_add::<HW, CI, CO, ACT>(isa, &x, &w, &b, y)
     });
 }
 
 pub fn check_add<const N: usize, const ACT: u8>() {
     let a = data(N, 20, 1.0);
     let b = data(N, 21, 1.0);
-    compare(&format!("add {N} act{ACT}"), N, |y| {
-        kernels::add::<N, ACT>(&a, &b, y)
+    compare(&format!("add {N} act{ACT}"), N, |isa, y| {
+        with_isa::add::<N, ACT>(isa, &a, &b, y)
     });
 }
 
@@ -148,23 +139,23 @@ pub fn check_fully_connected<const IN: usize, const OUT: usize, const ACT: u8>()
     let x = data(IN, 10, 1.0);
     let w = data(IN * OUT, 11, (3.0 / IN as f32).sqrt());
     let b = data(OUT, 12, 0.1);
-    compare(&format!("fc {IN} -> {OUT} act{ACT}"), OUT, |y| {
-        kernels::fully_connected::<IN, OUT, ACT>(&x, &w, &b, y)
+    compare(&format!("fc {IN} -> {OUT} act{ACT}"), OUT, |isa, y| {
+        with_isa::fully_connected::<IN, OUT, ACT>(isa, &x, &w, &b, y)
     });
 }
 
 pub fn check_global_avgpool<const HW: usize, const C: usize>() {
     let x = data(HW * C, 13, 1.0);
-    compare(&format!("global_avgpool {HW}x{C}"), C, |y| {
-        kernels::global_avgpool::<HW, C>(&x, y)
+    compare(&format!("global_avgpool {HW}x{C}"), C, |isa, y| {
+        with_isa::global_avgpool::<HW, C>(isa, &x, y)
     });
 }
 
 pub fn check_softmax<const N: usize>() {
     // Logits with a wide spread (some exponentials underflow).
     let x = data(N, 17, 40.0);
-    compare(&format!("softmax {N}"), N, |y| {
+    compare(&format!("softmax {N}"), N, |isa, y| {
         y.copy_from_slice(&x);
-        kernels::softmax::<N>(y)
+        with_isa::softmax::<N>(isa, y)
     });
 }
