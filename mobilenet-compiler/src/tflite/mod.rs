@@ -405,12 +405,13 @@ fn import_graph(g: &Graph<'_>, name: &str, opts: &Options) -> Result<Imported, S
     let views: Vec<(String, TensorView<'_>)> = tensors
         .iter()
         .map(|(n, s, d, b)| {
-            (
-                n.clone(),
-                TensorView::new(*d, s.clone(), b).expect("sizes match by construction"),
-            )
+            TensorView::new(*d, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| {
+                    format!("tensor `{n}`: its data does not match its shape {s:?} ({e:?})")
+                })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let mut meta = std::collections::HashMap::new();
     meta.insert(
         "source".to_string(),
@@ -491,8 +492,10 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
         match &op.kind {
             OpKind::Quantize => {
                 let (a, b) = (
-                    g.input(i, 0).expect("quantize input"),
-                    g.output(i).expect("quantize output"),
+                    g.input(i, 0)
+                        .ok_or_else(|| format!("{} has no input tensor", at.op(i)))?,
+                    g.output(i)
+                        .ok_or_else(|| format!("{} has no output tensor", at.op(i)))?,
                 );
                 let per_tensor = |t: &Tensor<'_>| t.scale.len() == 1 && t.zero_point.len() == 1;
                 if i == 0
@@ -514,7 +517,8 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
                     continue;
                 }
                 let flip = a.scale == b.scale
-                    && a.scale.len() == 1
+                    && per_tensor(a)
+                    && per_tensor(b)
                     && matches!(
                         (a.ty, b.ty),
                         (TType::U8, TType::I8) | (TType::I8, TType::U8)
@@ -532,8 +536,10 @@ fn recognise(g: &Graph<'_>) -> Result<(Vec<Block>, Io), String> {
             }
             OpKind::Dequantize => {
                 let (a, b) = (
-                    g.input(i, 0).expect("dequantize input"),
-                    g.output(i).expect("dequantize output"),
+                    g.input(i, 0)
+                        .ok_or_else(|| format!("{} has no input tensor", at.op(i)))?,
+                    g.output(i)
+                        .ok_or_else(|| format!("{} has no output tensor", at.op(i)))?,
                 );
                 if i + 1 != n
                     || b.ty != TType::F32
