@@ -129,48 +129,42 @@ macro_rules! isa_table {
         static CALLS: [AtomicUsize; [$($code),*].len()] =
             [const { AtomicUsize::new(0) }; [$($code),*].len()];
 
-        /// Calls kernel `$name` of instruction set `$isa` (which must be supported), counting
-        /// the call.
-        macro_rules! call_isa {
+        caller! { $d call_isa, "compiled in",
+            "Calls kernel `$name` of instruction set `$isa` (which must be supported), counting \
+             the call.";
+            $($isa, $module, ($($cfg)*), (all());)* }
+        #[allow(unused_imports)]
+        pub(crate) use call_isa;
+        caller! { $d call_dispatched, "dispatched",
+            "[`call_isa!`] over the dispatched instruction sets only ([`Isa::is_dispatched`]).";
+            $($isa, $module, ($($cfg)*), ($($dcfg)*);)* }
+    };
+}
+
+/// Defines the macro `$mname!(isa, kernel::<generics>(args))`: a `match` over the instruction
+/// sets listed whose `cfg` and `filter` both hold, calling that module's `kernel` and counting
+/// the call ([`isa_table!`] makes `call_isa!` over every compiled one and `call_dispatched!`).
+macro_rules! caller {
+    ($d:tt $mname:ident, $what:literal, $doc:literal;
+     $($isa:ident, $module:ident, ($($cfg:tt)*), ($($filter:tt)*);)*) => {
+        #[doc = $doc]
+        macro_rules! $mname {
             ($d isa:expr, $d name:ident::<$d($d g:tt),*>($d($d arg:expr),*)) => {{
                 match $d isa {
                     $(
-                        #[cfg($($cfg)*)]
+                        #[cfg(all(all($($cfg)*), $($filter)*))]
                         Isa::$isa => {
                             count(Isa::$isa);
                             #[allow(unused_unsafe)]
                             // SAFETY: callers pass only supported instruction sets (active_isa()
-                            // and the tests check `is_supported`); the scalar kernels are safe.
+                            // returns one, best_isa() and force_isa check `is_supported`, and
+                            // with_isa and the tests assert it); the scalar kernels are safe.
                             let r = unsafe { $module::$d name::<$d($d g),*>($d($d arg),*) };
                             r
                         }
                     )*
                     #[allow(unreachable_patterns)]
-                    _ => unreachable!("{} kernels are not compiled in", $d isa),
-                }
-            }};
-        }
-        #[allow(unused_imports)]
-        pub(crate) use call_isa;
-
-        /// [`call_isa!`] over the dispatched instruction sets only ([`Isa::is_dispatched`]).
-        macro_rules! call_dispatched {
-            ($d isa:expr, $d name:ident::<$d($d g:tt),*>($d($d arg:expr),*)) => {{
-                match $d isa {
-                    $(
-                        #[cfg(all(all($($cfg)*), $($dcfg)*))]
-                        Isa::$isa => {
-                            count(Isa::$isa);
-                            #[allow(unused_unsafe)]
-                            // SAFETY: active_isa() returns supported instruction sets only
-                            // (best_isa() and force_isa check `is_supported`); the scalar
-                            // kernels are safe.
-                            let r = unsafe { $module::$d name::<$d($d g),*>($d($d arg),*) };
-                            r
-                        }
-                    )*
-                    #[allow(unreachable_patterns)]
-                    _ => unreachable!("{} kernels are not dispatched", $d isa),
+                    _ => unreachable!("{} kernels are not {}", $d isa, $what),
                 }
             }};
         }
