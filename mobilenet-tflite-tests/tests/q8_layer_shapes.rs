@@ -120,14 +120,6 @@ impl Layer {
     }
 }
 
-/// Runs `f` with the scalar kernels, then with every other supported ISA forced: outputs must
-/// be equal, and on x86 the AVX2 int8 kernels (which every SIMD ISA there selects for the
-/// kernels without an AVX-512 variant) must run.
-fn compare(what: &str, out_len: usize, f: impl Fn(&mut [i8])) {
-    let want = reference(what, out_len, &f);
-    compare_to(what, &want, f, |_| Some(Isa::Avx2));
-}
-
 /// `f`'s output with the scalar kernels forced (checked not to be constant).
 fn reference(what: &str, out_len: usize, f: impl Fn(&mut [i8])) -> Vec<i8> {
     let _guard = ISA_LOCK.lock().unwrap_or_else(|e| e.into_inner());
@@ -315,8 +307,12 @@ fn check_q8_conv2d<
         )
         .expect("valid quantization");
         let x = input(&mut rng, H * W * CI, l.input.zero_point);
-        compare(&what, HO * WO * CO, |out| {
+        let f = |out: &mut [i8]| {
             kernels::q8_conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(&x, &w, &p, out)
+        };
+        let want = reference(&what, HO * WO * CO, f);
+        compare_to(&what, &want, f, |isa| {
+            Some(int8_isa(isa, kernels::q8_conv2d_has_avx512(KH, KW, CI, CO)))
         });
     }
 }

@@ -336,9 +336,10 @@ fn count(isa: Isa) {
 }
 
 pub use crate::quant::kernels::{
-    add as q8_add, avgpool as q8_avgpool, conv2d as q8_conv2d, depthwise as q8_depthwise,
-    from_u8 as q8_from_u8, global_avgpool as q8_global_avgpool, pointwise as q8_pointwise,
-    softmax as q8_softmax, to_u8 as q8_to_u8,
+    add as q8_add, avgpool as q8_avgpool, conv2d as q8_conv2d,
+    conv2d_has_avx512 as q8_conv2d_has_avx512, depthwise as q8_depthwise, from_u8 as q8_from_u8,
+    global_avgpool as q8_global_avgpool, pointwise as q8_pointwise, softmax as q8_softmax,
+    to_u8 as q8_to_u8,
 };
 
 /// Which share of a layer's output one call computes, for forwards split across threads: part

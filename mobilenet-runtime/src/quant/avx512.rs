@@ -1,5 +1,11 @@
-//! AVX-512 (F, BW, VNNI) variants of the quantized kernels, twins of the scalar ones in
+//! AVX-512 (F, BW, VL, VNNI) variants of the quantized kernels, twins of the scalar ones in
 //! [`super::kernels`] bit for bit (integer arithmetic only).
+//!
+//! Requantization ([`Scale16`]) is TFLite's double rounding computed as one rounding: the two
+//! floor divisions (by `2^31`, then by `2^right` with its sign-dependent rounding term) nest
+//! into one arithmetic shift of the 64-bit product by `31 + right`, with the second rounding
+//! term folded into the first. The output stage ([`Output::pack`]) narrows four vectors at
+//! once with saturating packs, the activation range applied on the 64 bytes.
 //!
 //! Pointwise, on weights packed as [`PointwiseLayout::Quads`](super::PointwiseLayout): a tile
 //! of up to 6 pixels x 4 panels (64 output channels), 24 accumulators of 16 `i32`. Per group
@@ -7,30 +13,85 @@
 //! them (signed) with a panel's 16 x 4 offset weights (unsigned), adding the four products into
 //! each channel's sum: 64 multiply-adds per instruction, no intermediate that can saturate.
 //! Each pixel's input sum (one `vpdpbusd` against ones per 64 inputs) gives the weight
-//! offset's correction. Pixel blocks are the outer loop (measured 5% faster on v1 1.0/224's
-//! layers than panel groups outermost with the group's weights in L1).
+//! offset's correction. Pixels are taken in blocks whose inputs stay in L1; within a block,
+//! each group of 4 panels derives its requantization constants once for all the block's tiles.
 //!
 //! Depthwise 3x3 and add: 16 channels per vector, `vpdpwssd` over `i16` tap pairs for the
-//! former (see [`depthwise3x3`]); requantization as the AVX2 kernels', on 16 lanes.
+//! former (see [`depthwise3x3`]).
 
 use core::arch::x86_64::*;
 
 use super::{co16, co8, ConvHeader};
 
 /// The requantization scale of 16 channels: TFLite's `MultiplyByQuantizedMultiplier` (double
-/// rounding) with per-lane multipliers (non-negative) and shifts, as the AVX2 kernels' `Scale8`
-/// on 16 lanes.
+/// rounding) with per-lane multipliers (non-negative) and shifts.
+///
+/// With `p = (x << left) * m` (64 bits) and `right = max(-shift, 0)`, TFLite computes
+/// `h = floor((p + 2^30) / 2^31)` and then divides `h` by `2^right` rounding half away from
+/// zero: `floor((h + t) / 2^right)` with `t = 2^(right-1)` for `h >= 0` and `2^(right-1) - 1`
+/// for `h < 0` (both 0 when `right` is 0). Since `floor((floor(a / 2^31) + t) / 2^right) =
+/// floor((a + t * 2^31) / 2^(31 + right))` for integers, the result is one arithmetic shift of
+/// `p + 2^30 + t * 2^31`, and `h < 0` exactly when `p < -2^30`. `|p| < 2^62`, so nothing wraps.
+/// The even and odd channels take a 64-bit lane each (`vpmuldq` reads the low double word of
+/// each quad word); one two-source permute puts the 16 results back in order.
 #[derive(Clone, Copy)]
 struct Scale16 {
-    mult: __m512i,
-    /// The odd lanes' multipliers moved to the even lanes (`vpmuldq` reads those).
-    mult_odd: __m512i,
+    /// The multipliers of the even channels (as they lie) and of the odd ones (moved down).
+    mult: [__m512i; 2],
+    /// `max(shift, 0)` of each channel.
     left: __m512i,
-    right: __m512i,
-    /// `2^right - 1`.
-    mask: __m512i,
-    /// `mask / 2`.
-    half: __m512i,
+    /// Per quad word, even channels then odd: `2^30 + 2^(30 + right)` (`2^30` when `right`
+    /// is 0).
+    round: [__m512i; 2],
+    /// `2^31` where `right > 0` (taken off `round` where the product is below `-2^30`).
+    tie: [__m512i; 2],
+    /// `31 + right`.
+    shift: [__m512i; 2],
+}
+
+/// Double words `0, 16, 2, 18, ..`: the low halves of two vectors' quad words, interleaved.
+const INTERLEAVE_LOW: [i32; 16] = {
+    let mut a = [0; 16];
+    let mut i = 0;
+    while i < 8 {
+        a[2 * i] = 2 * i as i32;
+        a[2 * i + 1] = 16 + 2 * i as i32;
+        i += 1;
+    }
+    a
+};
+
+/// Double words `0, 4, 8, 12, 1, 5, ..`: after `packs_epi32` and `packs_epi16` of four vectors,
+/// each vector's 16 bytes back together, in order.
+const UNPACK4: [i32; 16] = {
+    let mut a = [0; 16];
+    let mut i = 0;
+    while i < 16 {
+        a[i] = (4 * (i % 4) + i / 4) as i32;
+        i += 1;
+    }
+    a
+};
+
+/// Words `0, 32, 1, 33, ..`: the first 16 words of two vectors, interleaved (tap pairs).
+const PAIR_WORDS: [i16; 32] = {
+    let mut a = [0; 32];
+    let mut c = 0;
+    while c < 16 {
+        a[2 * c] = c as i16;
+        a[2 * c + 1] = 32 + c as i16;
+        c += 1;
+    }
+    a
+};
+
+/// A constant index vector.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn index<T, const N: usize>(a: &[T; N]) -> __m512i {
+    const { assert!(N * core::mem::size_of::<T>() == 64) };
+    // SAFETY: `a` is 64 bytes (asserted above); unaligned load.
+    unsafe { _mm512_loadu_si512(a.as_ptr().cast()) }
 }
 
 /// The lanes `o0..o0 + 16` of a region of `c8` channels that exist (`o0 < c8`, both multiples
@@ -39,6 +100,16 @@ struct Scale16 {
 fn lanes(c8: usize, o0: usize) -> __mmask16 {
     let n = (c8 - o0).min(16);
     ((1u32 << n) - 1) as __mmask16
+}
+
+/// The mask of the first `n <= 64` bytes.
+#[inline(always)]
+fn first_bytes(n: usize) -> __mmask64 {
+    if n >= 64 {
+        !0
+    } else {
+        (1u64 << n) - 1
+    }
 }
 
 /// Words `o0..o0 + 16` of the `c8`-word array at word `at` of `params`, the lanes past `c8`
@@ -54,6 +125,13 @@ unsafe fn channels16(params: &[f32], at: usize, c8: usize, o0: usize) -> __m512i
     // SAFETY: the masked lanes are words `at + o0 .. at + min(o0 + 16, c8)`, inside `params`
     // (the caller's guarantee); masked-off lanes are not read.
     unsafe { _mm512_maskz_loadu_epi32(lanes(c8, o0), params.as_ptr().cast::<i32>().add(at + o0)) }
+}
+
+/// Whether any of the first `n` channels of a parameter region of `c8` channels shifts left
+/// (its requantization then needs [`Scale16::apply`]'s `LEFT` form).
+fn any_left(params: &[f32], c8: usize, n: usize) -> bool {
+    let at = super::CONV_HEADER + 2 * c8;
+    params[at..at + n].iter().any(|s| s.to_bits() as i32 > 0)
 }
 
 impl Scale16 {
@@ -81,76 +159,98 @@ impl Scale16 {
     #[inline]
     fn new(mult: __m512i, shift: __m512i) -> Self {
         let zero = _mm512_setzero_si512();
-        let one = _mm512_set1_epi32(1);
+        // Shifts lie in [-31, 31] (packing's guarantee).
         let right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
-        let mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
+        let right = [
+            _mm512_and_si512(right, _mm512_set1_epi64(0xffff_ffff)),
+            _mm512_srli_epi64(right, 32),
+        ];
+        let nonzero = right.map(|r| _mm512_min_epu64(r, _mm512_set1_epi64(1)));
         Scale16 {
-            mult,
-            mult_odd: _mm512_srli_epi64(mult, 32),
+            mult: [mult, _mm512_shuffle_epi32::<0xF5>(mult)],
             left: _mm512_max_epi32(shift, zero),
-            right,
-            mask,
-            half: _mm512_srli_epi32(mask, 1),
+            round: core::array::from_fn(|i| {
+                let t = _mm512_sllv_epi64(_mm512_slli_epi64(nonzero[i], 30), right[i]);
+                _mm512_add_epi64(t, _mm512_set1_epi64(1 << 30))
+            }),
+            tie: nonzero.map(|nz| _mm512_slli_epi64(nz, 31)),
+            shift: right.map(|r| _mm512_add_epi64(r, _mm512_set1_epi64(31))),
         }
     }
 
-    /// `MBQM(x)` in each lane.
+    /// `MBQM(x)` in each lane. `LEFT` must be true if any lane's shift is positive (without
+    /// it the left shift is skipped).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn apply(&self, x: __m512i) -> __m512i {
-        let x = _mm512_sllv_epi32(x, self.left);
-        // Rounding doubling high multiply, even and odd lanes as 64-bit products: bits 31..62
-        // of each product are the result (shifted down for the even lanes, up for the odd).
-        let nudge = _mm512_set1_epi64(1 << 30);
-        let even = _mm512_add_epi64(_mm512_mul_epi32(x, self.mult), nudge);
-        let odd = _mm512_add_epi64(
-            _mm512_mul_epi32(_mm512_srli_epi64(x, 32), self.mult_odd),
-            nudge,
-        );
-        let h = _mm512_mask_blend_epi32(
-            0b1010_1010_1010_1010,
-            _mm512_srli_epi64(even, 31),
-            _mm512_slli_epi64(odd, 1),
-        );
-        // Rounding divide by 2^right, ties away from zero: up by one where the remainder
-        // exceeds half the divisor (plus one for negative values).
-        let remainder = _mm512_and_si512(h, self.mask);
-        let threshold = _mm512_sub_epi32(self.half, _mm512_srai_epi32(h, 31));
-        let up = _mm512_cmpgt_epi32_mask(remainder, threshold);
-        let q = _mm512_srav_epi32(h, self.right);
-        _mm512_mask_add_epi32(q, up, q, _mm512_set1_epi32(1))
+    fn apply<const LEFT: bool>(&self, x: __m512i) -> __m512i {
+        let x = if LEFT {
+            _mm512_sllv_epi32(x, self.left)
+        } else {
+            x
+        };
+        let x = [x, _mm512_shuffle_epi32::<0xF5>(x)];
+        let q: [__m512i; 2] = core::array::from_fn(|i| {
+            let p = _mm512_mul_epi32(x[i], self.mult[i]);
+            let negative = _mm512_cmplt_epi64_mask(p, _mm512_set1_epi64(-(1 << 30)));
+            let u = _mm512_add_epi64(p, self.round[i]);
+            let u = _mm512_mask_sub_epi64(u, negative, u, self.tie[i]);
+            _mm512_srav_epi64(u, self.shift[i])
+        });
+        _mm512_permutex2var_epi32(q[0], index(&INTERLEAVE_LOW), q[1])
     }
 }
 
-/// The output stage: the output zero point added (saturating, as the scalar kernels) and the
-/// activation range applied, narrowed to 16 bytes.
+/// The output stage: the output zero point added and the activation range applied, narrowing
+/// to bytes.
 #[derive(Clone, Copy)]
 struct Output {
-    zp: __m512i,
-    lo: __m512i,
-    hi: __m512i,
+    zp16: __m512i,
+    lo8: __m512i,
+    hi8: __m512i,
 }
 
 impl Output {
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     fn new(h: &ConvHeader) -> Self {
+        Output::with(h.output_zero_point, h.act_min, h.act_max)
+    }
+
+    /// From the zero point and the range, which lie inside `i8`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn with(zero_point: i32, lo: i32, hi: i32) -> Self {
         Output {
-            zp: _mm512_set1_epi32(h.output_zero_point),
-            lo: _mm512_set1_epi32(h.act_min),
-            hi: _mm512_set1_epi32(h.act_max),
+            zp16: _mm512_set1_epi16(zero_point as i16),
+            lo8: _mm512_set1_epi8(lo as i8),
+            hi8: _mm512_set1_epi8(hi as i8),
         }
     }
 
-    /// `clamp(v + zp)` as bytes. Exact: `v` is first clamped to `±2^16`, which changes no
-    /// result (the zero point and the range lie inside `i8`), so the add cannot overflow.
-    #[target_feature(enable = "avx512f")]
+    /// `clamp(v + zp)` of 4 vectors of 16 lanes as 64 bytes, `v[0]`'s first. Exact although it
+    /// saturates twice: `v` narrowed to `i16`, the zero point added saturating, narrowed to
+    /// `i8`, then clamped; every step is monotone and every saturation bound lies outside the
+    /// activation range, which lies inside `i8`.
+    #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
-    fn bytes(&self, v: __m512i) -> __m128i {
-        let bound = _mm512_set1_epi32(1 << 16);
-        let v = _mm512_min_epi32(_mm512_max_epi32(v, _mm512_sub_epi32(self.zp, bound)), bound);
-        let v = _mm512_add_epi32(v, self.zp);
-        _mm512_cvtepi32_epi8(_mm512_min_epi32(_mm512_max_epi32(v, self.lo), self.hi))
+    fn pack(&self, v: [__m512i; 4]) -> __m512i {
+        let a = _mm512_adds_epi16(_mm512_packs_epi32(v[0], v[1]), self.zp16);
+        let b = _mm512_adds_epi16(_mm512_packs_epi32(v[2], v[3]), self.zp16);
+        // Double word `4k + j` holds lanes `4k..4k + 4` of `v[j]`.
+        let c = _mm512_permutexvar_epi32(index(&UNPACK4), _mm512_packs_epi16(a, b));
+        _mm512_min_epi8(_mm512_max_epi8(c, self.lo8), self.hi8)
+    }
+}
+
+/// The 16 bytes `j` (0..4) of a packed vector.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn quarter(v: __m512i, j: usize) -> __m128i {
+    match j {
+        0 => _mm512_castsi512_si128(v),
+        1 => _mm512_extracti32x4_epi32::<1>(v),
+        2 => _mm512_extracti32x4_epi32::<2>(v),
+        _ => _mm512_extracti32x4_epi32::<3>(v),
     }
 }
 
@@ -174,7 +274,7 @@ unsafe fn input_sum(px: *const i8, n: usize) -> i32 {
     }
     if c < n {
         // SAFETY: the masked bytes are `c..n`, inside the `n` at `px`; the rest is not read.
-        let x = unsafe { _mm512_maskz_loadu_epi8((1u64 << (n - c)) - 1, px.add(c)) };
+        let x = unsafe { _mm512_maskz_loadu_epi8(first_bytes(n - c), px.add(c)) };
         acc = _mm512_dpbusd_epi32(acc, ones, x);
     }
     _mm512_reduce_add_epi32(acc)
@@ -184,6 +284,30 @@ unsafe fn input_sum(px: *const i8, n: usize) -> i32 {
 const ROWS: usize = 6;
 /// The 16-channel panels a tile covers.
 const PANELS: usize = 4;
+/// Runs `$go!(R, P)` for the tile shape `rows` x `panels` (1..=[`ROWS`] x 1..=[`PANELS`]):
+/// the tile functions are monomorphized per shape.
+macro_rules! for_shape {
+    ($rows:expr, $panels:expr, $go:ident) => {
+        for_shape!(@rows $rows, $panels, $go, [1 2 3 4 5 6], [1 2 3 4])
+    };
+    (@rows $rows:expr, $panels:expr, $go:ident, [$($r:literal)*], $qs:tt) => {
+        match $rows {
+            $($r => for_shape!(@panels $r, $panels, $go, $qs),)*
+            _ => unreachable!(),
+        }
+    };
+    (@panels $r:literal, $panels:expr, $go:ident, [$($q:literal)*]) => {
+        match $panels {
+            $($q => $go!($r, $q),)*
+            _ => unreachable!(),
+        }
+    };
+}
+
+/// The input bytes of a block of pixels (kept in L1 while every panel group passes over it).
+const BLOCK_BYTES: usize = 24 * 1024;
+/// The most pixels in a block (a multiple of [`ROWS`]).
+const BLOCK_PIXELS: usize = 42 * ROWS;
 
 /// A pointwise layer's operands as the tiles read them.
 struct Layer<'a> {
@@ -198,41 +322,44 @@ struct Layer<'a> {
     out: *mut i8,
 }
 
-/// One tile: `R` pixels from pixel `p` x `P` panels from `panel`.
+/// What the tiles of one panel group share within a block of pixels: the panels' biases and
+/// requantization constants, and each pixel's offset correction.
+struct Group<'a> {
+    panel: usize,
+    bias: [__m512i; PANELS],
+    scale: [Scale16; PANELS],
+    stage: Output,
+    /// `c * sum(x)` of the block's pixels, from its first.
+    corr: &'a [i32],
+    /// The pixel the block starts at.
+    p0: usize,
+}
+
+/// One tile: `R` pixels from pixel `p` x `P` panels from `g.panel`.
 ///
 /// # Safety
 ///
 /// AVX-512F, BW, VL and VNNI; `l`'s pointers cover the layer (inputs of every pixel `p..p + R`,
-/// every weight panel `panel..panel + P`, their outputs), `panel + P <= co16(co) / 16`.
+/// every weight panel `g.panel..g.panel + P`, their outputs), `g.panel + P <= co16(co) / 16`,
+/// `g.corr` holds pixels `g.p0..p + R`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn tile<const R: usize, const P: usize>(
+unsafe fn tile<const R: usize, const P: usize, const LEFT: bool>(
     l: &Layer<'_>,
+    g: &Group<'_>,
     p: usize,
-    panel: usize,
-    corr: &[i32; ROWS],
 ) {
-    let (ci, quads, c8) = (l.ci, l.ci / 4, co8(l.co));
+    let (ci, quads) = (l.ci, l.ci / 4);
     // SAFETY: pixel `p + r`'s `ci` inputs are inside the layer's input (the caller's guarantee).
     let x: [*const i8; R] = core::array::from_fn(|r| unsafe { l.input.add((p + r) * ci) });
-    let mut acc = [[_mm512_setzero_si512(); P]; R];
-    {
-        // The accumulators start at bias - c * sum(x) (the offset's correction per pixel).
-        let corr: [__m512i; R] = core::array::from_fn(|r| _mm512_set1_epi32(corr[r]));
-        for q in 0..P {
-            // Every panel holds a real channel: `16 * panel < co16(co)` implies `< co <= c8`.
-            let o0 = (panel + q) * 16;
-            debug_assert!(o0 < l.co);
-            // SAFETY: the bias array holds `c8` words after the header, and `o0 < c8`.
-            let b = unsafe { channels16(l.params, super::CONV_HEADER, c8, o0) };
-            for r in 0..R {
-                acc[r][q] = _mm512_sub_epi32(b, corr[r]);
-            }
-        }
-    }
-    // SAFETY: panel `panel + q`'s words start there and hold `quads * 16` words.
+    // The accumulators start at bias - c * sum(x) (the offset's correction per pixel).
+    let mut acc: [[__m512i; P]; R] = core::array::from_fn(|r| {
+        let corr = _mm512_set1_epi32(g.corr[p - g.p0 + r]);
+        core::array::from_fn(|q| _mm512_sub_epi32(g.bias[q], corr))
+    });
+    // SAFETY: panel `g.panel + q`'s words start there and hold `quads * 16` words.
     let w: [*const i32; P] =
-        core::array::from_fn(|q| unsafe { l.weights.add((panel + q) * quads * 16) });
+        core::array::from_fn(|q| unsafe { l.weights.add((g.panel + q) * quads * 16) });
     for k in 0..quads {
         // SAFETY: word `k * 16 .. + 16` of each of the tile's panels (the caller's guarantee);
         // unaligned loads.
@@ -247,18 +374,18 @@ unsafe fn tile<const R: usize, const P: usize>(
             }
         }
     }
-    let out = Output::new(&l.h);
-    for q in 0..P {
-        let o0 = (panel + q) * 16;
-        // SAFETY: `o0 < co <= c8` (above), the parameter region has `c8` channels.
-        let s = unsafe { Scale16::load(l.params, c8, o0) };
-        let n = (l.co - o0).min(16);
-        let keep = ((1u32 << n) - 1) as __mmask16;
-        for r in 0..R {
-            let v = out.bytes(s.apply(acc[r][q]));
-            // SAFETY: bytes `o0..o0 + n` of pixel `p + r`'s output row (`o0 + n <= co`).
-            unsafe { _mm_mask_storeu_epi8(l.out.add((p + r) * l.co + o0), keep, v) };
-        }
+    let o0 = g.panel * 16;
+    let keep = first_bytes((l.co - o0).min(16 * P));
+    for r in 0..R {
+        let v = core::array::from_fn(|q| {
+            if q < P {
+                g.scale[q].apply::<LEFT>(acc[r][q])
+            } else {
+                _mm512_setzero_si512()
+            }
+        });
+        // SAFETY: bytes `o0..o0 + min(co - o0, 16 P)` of pixel `p + r`'s output row.
+        unsafe { _mm512_mask_storeu_epi8(l.out.add((p + r) * l.co + o0), keep, g.stage.pack(v)) };
     }
 }
 
@@ -277,8 +404,7 @@ pub unsafe fn pointwise_quads<const HW: usize, const CI: usize, const CO: usize>
     super::kernels::check_pointwise::<HW, CI, CO>(input, weights, params, out);
     let h = ConvHeader::read(params);
     super::kernels::check_quads(&h, CI);
-    let panels = co16(CO) / 16;
-    debug_assert!(weights.len() >= panels * CI / 4 * 16);
+    debug_assert!(weights.len() >= co16(CO) / 16 * CI / 4 * 16);
     let l = Layer {
         input: input.as_ptr(),
         ci: CI,
@@ -288,64 +414,344 @@ pub unsafe fn pointwise_quads<const HW: usize, const CI: usize, const CO: usize>
         h,
         out: out.as_mut_ptr(),
     };
-    let mut p = 0;
-    while p < HW {
-        let rows = (HW - p).min(ROWS);
-        // Each pixel's offset correction `c * sum(x)`, once for all its panels.
-        let corr: [i32; ROWS] = core::array::from_fn(|r| {
-            if r < rows {
-                // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixel `p + r`'s
-                // `CI` inputs are inside `input` (`p + r < HW`, lengths checked on entry).
-                let s = unsafe { input_sum(input.as_ptr().add((p + r) * CI), CI) };
-                h.weight_offset.wrapping_mul(s)
-            } else {
-                0
-            }
-        });
-        let mut panel = 0;
-        while panel < panels {
-            let step = (panels - panel).min(PANELS);
-            macro_rules! go {
-                ($($r:literal)*; $($q:literal)*) => {
-                    go!(@rows [$($r)*] [$($q)*])
-                };
-                (@rows [$($r:literal)*] $qs:tt) => {
-                    match rows {
-                        $($r => go!(@panels $r $qs),)*
-                        _ => unreachable!(),
-                    }
-                };
-                (@panels $r:literal [$($q:literal)*]) => {
-                    match step {
-                        // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixels
-                        // `p..p + rows` and panels `panel..panel + step` are inside the layer
-                        // (the lengths checked on entry).
-                        $($q => unsafe { tile::<$r, $q>(&l, p, panel, &corr) },)*
-                        _ => unreachable!(),
-                    }
-                };
-            }
-            go!(1 2 3 4 5 6; 1 2 3 4);
-            panel += step;
+    // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); the lengths were checked above.
+    unsafe {
+        if any_left(params, co8(CO), CO) {
+            pointwise_blocks::<true>(&l, HW)
+        } else {
+            pointwise_blocks::<false>(&l, HW)
         }
-        p += rows;
     }
 }
 
-/// AVX-512 3x3 depthwise: operands as [`super::kernels::depthwise`] with `KH = KW = 3`, lengths
-/// already checked. Output rows outermost, then blocks of 16 channels (the last one masked),
-/// the block's taps, bias and scale in registers for the row. Inputs are widened to `i32` with
-/// the zero point subtracted, once per input column of the row: rows 0 and 1 of the window
-/// packed as an `i16` pair per lane, row 2 alone (its pair weight is 0), so that each output
-/// is six `vpdpwssd` over the three columns under it, and neighbouring outputs share the
-/// columns they overlap (all but one at stride 1). Taps outside the input are zero (TFLite
-/// pads with the zero point). Operands stay within 255 in magnitude: nothing saturates.
+/// [`pointwise_quads`] over `hw` pixels, `LEFT` as [`Scale16::apply`]'s.
+///
+/// # Safety
+///
+/// AVX-512F, BW, VL and VNNI; `l` covers `hw` pixels (lengths checked).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+unsafe fn pointwise_blocks<const LEFT: bool>(l: &Layer<'_>, hw: usize) {
+    let (panels, c8) = (co16(l.co) / 16, co8(l.co));
+    let block = (BLOCK_BYTES / l.ci).clamp(ROWS, BLOCK_PIXELS) / ROWS * ROWS;
+    let mut corr = [0i32; BLOCK_PIXELS];
+    let mut p0 = 0;
+    while p0 < hw {
+        let n = (hw - p0).min(block);
+        for (i, c) in corr[..n].iter_mut().enumerate() {
+            // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixel `p0 + i`'s `ci`
+            // inputs are inside the input (`p0 + i < hw`).
+            let s = unsafe { input_sum(l.input.add((p0 + i) * l.ci), l.ci) };
+            *c = l.h.weight_offset.wrapping_mul(s);
+        }
+        let mut panel = 0;
+        while panel < panels {
+            let step = (panels - panel).min(PANELS);
+            // Panels past the group repeat its first (their lanes are never stored).
+            let o = |q: usize| (panel + if q < step { q } else { 0 }) * 16;
+            let g = Group {
+                panel,
+                // SAFETY: every panel holds a real channel (`16 * panel < co16(co)` implies
+                // `< co <= c8`), and the parameter region has `c8` channels.
+                bias: core::array::from_fn(|q| unsafe {
+                    channels16(l.params, super::CONV_HEADER, c8, o(q))
+                }),
+                // SAFETY: as for the biases.
+                scale: core::array::from_fn(|q| unsafe { Scale16::load(l.params, c8, o(q)) }),
+                stage: Output::new(&l.h),
+                corr: &corr[..n],
+                p0,
+            };
+            let mut p = p0;
+            while p < p0 + n {
+                let rows = (p0 + n - p).min(ROWS);
+                macro_rules! go {
+                    ($r:literal, $q:literal) => {
+                        // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixels
+                        // `p..p + rows` (inside the block, whose corrections `g` holds) and
+                        // panels `panel..panel + step` are inside the layer.
+                        unsafe { tile::<$r, $q, LEFT>(l, &g, p) }
+                    };
+                }
+                for_shape!(rows, step, go);
+                p += rows;
+            }
+            panel += step;
+        }
+        p0 += n;
+    }
+}
+
+/// The most values in a patch (`KH * KW * CI`) of a full convolution [`conv2d`] takes (its
+/// repacked weights and gathered patches live on the stack; its most output channels are
+/// [`PANELS`] panels), as [`super::kernels::conv2d_has_avx512`] says.
+const CONV_PATCH: usize = 32;
+/// The pixels whose patches are gathered before their tiles run: a pair read while the `i16`
+/// stores that wrote its halves are in flight could not be forwarded from them.
+const CONV_BLOCK: usize = 16 * ROWS;
+
+/// A small full convolution's operands as its tiles read them.
+struct Conv {
+    /// Tap pairs `2j, 2j + 1` of 16 output channels per panel (`w - z_w` as the low and high
+    /// `i16`; the high one 0 past the patch).
+    weights: [[__m512i; PANELS]; CONV_PATCH / 2],
+    pairs: usize,
+    bias: [__m512i; PANELS],
+    scale: [Scale16; PANELS],
+    stage: Output,
+    co: usize,
+    out: *mut i8,
+}
+
+/// One tile of a small full convolution: `R` pixels from block pixel `i` (output pixel `p`) x
+/// `P` panels (all of them), over a block's gathered patches (`x - z_x` as `i16` pairs, 0
+/// outside the image).
+///
+/// # Safety
+///
+/// AVX-512F, BW, VL and VNNI; `i + R` block pixels are gathered, output pixels `p..p + R`
+/// exist, `P` is the layer's panel count.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn conv_tile<const R: usize, const P: usize, const LEFT: bool>(
+    c: &Conv,
+    patches: &[[i32; CONV_PATCH / 2]; CONV_BLOCK],
+    i: usize,
+    p: usize,
+) {
+    let mut acc: [[__m512i; P]; R] = [core::array::from_fn(|q| c.bias[q]); R];
+    for j in 0..c.pairs {
+        for r in 0..R {
+            let xv = _mm512_set1_epi32(patches[i + r][j]);
+            for q in 0..P {
+                acc[r][q] = _mm512_dpwssd_epi32(acc[r][q], xv, c.weights[j][q]);
+            }
+        }
+    }
+    let keep = first_bytes(c.co);
+    for r in 0..R {
+        let v = core::array::from_fn(|q| {
+            if q < P {
+                c.scale[q].apply::<LEFT>(acc[r][q])
+            } else {
+                _mm512_setzero_si512()
+            }
+        });
+        // SAFETY: the `co <= 64` bytes of output pixel `p + r` (the caller's guarantee).
+        unsafe { _mm512_mask_storeu_epi8(c.out.add((p + r) * c.co), keep, c.stage.pack(v)) };
+    }
+}
+
+/// AVX-512 full convolution of a shape [`super::kernels::conv2d_has_avx512`] accepts (the stem): operands as [`super::kernels::conv2d`], lengths already
+/// checked. A pointwise layer over the gathered patches (`x - z_x` as `i16`, 0 outside the
+/// image: TFLite pads with the zero point), `vpdpwssd` over tap pairs, the weights repacked
+/// into pairs once per call.
 ///
 /// # Safety
 ///
 /// AVX-512F, BW, VL and VNNI must be supported by the CPU.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
+pub unsafe fn conv2d<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let (k, c8) = (KH * KW * CI, co8(CO));
+    assert!(super::kernels::conv2d_has_avx512(KH, KW, CI, CO));
+    const { assert!(CONV_PATCH >= 32 && PANELS * 16 >= 64) };
+    assert!(weights.len() >= k * c8 && input.len() >= H * W * CI && out.len() >= HO * WO * CO);
+    assert!(params.len() >= super::CONV_HEADER + 3 * c8);
+    // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); lengths and sizes checked above.
+    unsafe {
+        if any_left(params, c8, CO) {
+            conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, true>(
+                input, weights, params, out,
+            )
+        } else {
+            conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, false>(
+                input, weights, params, out,
+            )
+        }
+    }
+}
+
+/// [`conv2d`], `LEFT` as [`Scale16::apply`]'s.
+///
+/// # Safety
+///
+/// As [`conv2d`], lengths and sizes checked.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn conv2d_blocks<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const LEFT: bool,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let (k, c8, panels) = (KH * KW * CI, co8(CO), co16(CO) / 16);
+    let h = ConvHeader::read(params);
+    let low = _mm512_set1_epi32(0xffff);
+    let mut pair_weights = [[_mm512_setzero_si512(); PANELS]; CONV_PATCH / 2];
+    for (j, wj) in pair_weights.iter_mut().enumerate().take(k.div_ceil(2)) {
+        for (q, w) in wj.iter_mut().enumerate().take(panels) {
+            // Weight `(row, o)` is word `row * c8 + o`, row = (ky * KW + kx) * CI + i.
+            // SAFETY: rows `2j` (and `2j + 1` when inside the patch) hold `c8` words and
+            // `16 q < co16(CO)` implies `16 q < CO <= c8`.
+            let (lo, hi) = unsafe {
+                (
+                    channels16(weights, 2 * j * c8, c8, q * 16),
+                    if 2 * j + 1 < k {
+                        channels16(weights, (2 * j + 1) * c8, c8, q * 16)
+                    } else {
+                        _mm512_setzero_si512()
+                    },
+                )
+            };
+            *w = _mm512_or_si512(_mm512_and_si512(lo, low), _mm512_slli_epi32(hi, 16));
+        }
+    }
+    // Panels past the layer's repeat its first (they are never used).
+    let o = |q: usize| if q < panels { q * 16 } else { 0 };
+    let mut patches = [[0i32; CONV_PATCH / 2]; CONV_BLOCK];
+    let c = Conv {
+        weights: pair_weights,
+        pairs: k.div_ceil(2),
+        // SAFETY: the bias array holds `c8` words after the header; `o(q) < CO <= c8`.
+        bias: core::array::from_fn(|q| unsafe { channels16(params, super::CONV_HEADER, c8, o(q)) }),
+        // SAFETY: as for the biases.
+        scale: core::array::from_fn(|q| unsafe { Scale16::load(params, c8, o(q)) }),
+        stage: Output::new(&h),
+        co: CO,
+        out: out.as_mut_ptr(),
+    };
+    let zp = h.input_zero_point;
+    let zp16 = _mm512_set1_epi16(zp as i16);
+    let seg = KW * CI;
+    let seg_mask = ((1u64 << seg) - 1) as u32;
+    let mut p0 = 0;
+    while p0 < HO * WO {
+        let n = (HO * WO - p0).min(CONV_BLOCK);
+        for (i, patch) in patches.iter_mut().enumerate().take(n) {
+            let (oy, ox) = ((p0 + i) / WO, (p0 + i) % WO);
+            // Value `t` of the patch is `i16` `t` (little-endian: value 2j is pair j's low
+            // half); values past `k` stay 0.
+            let values = patch.as_mut_ptr().cast::<i16>();
+            let inside =
+                oy * SH >= PT && oy * SH - PT + KH <= H && ox * SW >= PL && ox * SW - PL + KW <= W;
+            if inside {
+                for ky in 0..KH {
+                    let at = ((oy * SH - PT + ky) * W + ox * SW - PL) * CI;
+                    // SAFETY: the window lies inside the image, so its row `ky`'s `seg =
+                    // KW * CI <= 32` bytes from `at` are inside `input`, and values
+                    // `ky * seg .. + seg` inside the patch's `k <= 32`; masked loads and stores
+                    // touch nothing else.
+                    unsafe {
+                        let row = _mm256_maskz_loadu_epi8(seg_mask, input.as_ptr().add(at));
+                        let row = _mm512_sub_epi16(_mm512_cvtepi8_epi16(row), zp16);
+                        _mm512_mask_storeu_epi16(values.add(ky * seg), seg_mask, row);
+                    }
+                }
+            } else {
+                for ky in 0..KH {
+                    for kx in 0..KW {
+                        let (iy, ix) = (
+                            (oy * SH + ky).wrapping_sub(PT),
+                            (ox * SW + kx).wrapping_sub(PL),
+                        );
+                        for ci in 0..CI {
+                            let v = if iy < H && ix < W {
+                                input[(iy * W + ix) * CI + ci] as i32 - zp
+                            } else {
+                                0
+                            };
+                            // SAFETY: value `(ky * KW + kx) * CI + ci < k <= 32` of the patch.
+                            unsafe { values.add((ky * KW + kx) * CI + ci).write(v as i16) };
+                        }
+                    }
+                }
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            let rows = (n - i).min(ROWS);
+            macro_rules! go {
+                ($r:literal, $q:literal) => {
+                    // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); block pixels
+                    // `i..i + rows` are gathered and output pixels `p0 + i ..` exist; `panels`
+                    // is the layer's.
+                    unsafe { conv_tile::<$r, $q, LEFT>(&c, &patches, i, p0 + i) }
+                };
+            }
+            for_shape!(rows, panels, go);
+            i += rows;
+        }
+        p0 += n;
+    }
+}
+
+/// Depthwise inputs of at most this many bytes are walked a channel block at a time (each
+/// block's constants derived once); larger ones an output row at a time, every block of the
+/// row over the same input rows while they are in L1.
+const DW_BLOCK_OUTER_BYTES: usize = 160 * 1024;
+
+/// The constants of one block of 16 channels of a 3x3 depthwise layer.
+#[derive(Clone, Copy)]
+struct DwBlock {
+    c0: usize,
+    /// The channels of the block that exist.
+    bytes: __mmask16,
+    /// Taps (0, kx) and (1, kx) as an `i16` pair per lane (`w - z_w`, within `i16`).
+    w01: [__m512i; 3],
+    /// Tap (2, kx) alone (its pair's weight 0).
+    w2: [__m512i; 3],
+    /// The bias less `z_x` times the sum of the 9 taps.
+    bias: __m512i,
+    scale: Scale16,
+}
+
+/// AVX-512 3x3 depthwise: operands as [`super::kernels::depthwise`] with `KH = KW = 3`, lengths
+/// already checked. Blocks of 16 channels (the last one masked) with their taps, bias and
+/// scale in registers, over output rows. Inputs enter the sums as stored: the zero point's
+/// share, `z_x * sum(w)`, is taken off the bias once per block, and taps outside the image
+/// read the zero point (TFLite pads with it), so every output sums all 9 taps. Per input
+/// column under the window, rows 0 and 1 are widened and interleaved as an `i16` pair per lane
+/// and row 2 widened alone, so that each output is six `vpdpwssd` over the three columns under
+/// it, and neighbouring outputs share the columns they overlap (all but one at stride 1).
+/// Operands stay within 255 in magnitude: nothing saturates. Outputs go through the output
+/// stage four pixels at a time.
+///
+/// # Safety
+///
+/// AVX-512F, BW, VL and VNNI must be supported by the CPU.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 pub unsafe fn depthwise3x3<
     const H: usize,
     const W: usize,
@@ -365,62 +771,123 @@ pub unsafe fn depthwise3x3<
     let c8 = co8(C);
     assert!(weights.len() >= 9 * c8 && input.len() >= H * W * C && out.len() >= HO * WO * C);
     assert!(params.len() >= super::CONV_HEADER + 3 * c8);
+    // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); the lengths are checked above.
+    unsafe {
+        if any_left(params, c8, C) {
+            depthwise3x3_blocks::<H, W, C, HO, WO, SH, SW, PT, PL, true>(
+                input, weights, params, out,
+            )
+        } else {
+            depthwise3x3_blocks::<H, W, C, HO, WO, SH, SW, PT, PL, false>(
+                input, weights, params, out,
+            )
+        }
+    }
+}
+
+/// [`depthwise3x3`], `LEFT` as [`Scale16::apply`]'s.
+///
+/// # Safety
+///
+/// As [`depthwise3x3`], lengths checked.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn depthwise3x3_blocks<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const LEFT: bool,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let c8 = co8(C);
     let h = ConvHeader::read(params);
     let stage = Output::new(&h);
-    let zp = _mm512_set1_epi32(h.input_zero_point);
+    let zp = h.input_zero_point;
     let low = _mm512_set1_epi32(0xffff);
+    let block = |c0: usize| -> DwBlock {
+        // Tap (ky, kx)'s 16 weights.
+        // SAFETY: word `t * c8 + c0 ..` of the `9 * c8` weights; the lanes past `c8` are
+        // masked off.
+        let tap = |t: usize| unsafe { channels16(weights, t * c8, c8, c0) };
+        let taps: [__m512i; 9] = core::array::from_fn(tap);
+        let sum = taps
+            .iter()
+            .fold(_mm512_setzero_si512(), |s, &t| _mm512_add_epi32(s, t));
+        // SAFETY: the bias array holds `c8` words after the header; `c0 < C <= c8`.
+        let bias = unsafe { channels16(params, super::CONV_HEADER, c8, c0) };
+        DwBlock {
+            c0,
+            bytes: ((1u32 << (C - c0).min(16)) - 1) as __mmask16,
+            w01: core::array::from_fn(|kx| {
+                _mm512_or_si512(
+                    _mm512_and_si512(taps[kx], low),
+                    _mm512_slli_epi32(taps[3 + kx], 16),
+                )
+            }),
+            w2: core::array::from_fn(|kx| _mm512_and_si512(taps[6 + kx], low)),
+            bias: _mm512_sub_epi32(bias, _mm512_mullo_epi32(sum, _mm512_set1_epi32(zp))),
+            // SAFETY: the parameter region has `c8` channels and `c0 < c8`.
+            scale: unsafe { Scale16::load(params, c8, c0) },
+        }
+    };
+    let pair_words = index(&PAIR_WORDS);
+    // The zero point as an input row widened to `i16`, as a tap pair, and widened to `i32`.
+    let zp16 = _mm256_set1_epi16(zp as i16);
+    let zp_pair = _mm512_set1_epi32((zp & 0xffff) | (zp << 16));
+    let zp32 = _mm512_set1_epi32(zp);
     let x = input.as_ptr();
-    for oy in 0..HO {
+    let y = out.as_mut_ptr();
+    let row = |oy: usize, b: &DwBlock| {
         // The window's three input rows, or none where outside the image.
         let rows: [Option<usize>; 3] = core::array::from_fn(|ky| {
             let iy = (oy * SH + ky).wrapping_sub(PT);
             (iy < H).then_some(iy)
         });
-        let mut c0 = 0;
-        while c0 < C {
-            let n = (C - c0).min(16);
-            let bytes = ((1u32 << n) - 1) as __mmask16;
-            // Tap (ky, kx)'s 16 weights (`w - z_w`, within `i16`).
-            // SAFETY: word `t * c8 + c0 ..` of the `9 * c8` weights; the lanes past `c8` are
-            // masked off.
-            let tap = |t: usize| unsafe { channels16(weights, t * c8, c8, c0) };
-            let w01: [__m512i; 3] = core::array::from_fn(|kx| {
-                _mm512_or_si512(
-                    _mm512_and_si512(tap(kx), low),
-                    _mm512_slli_epi32(tap(3 + kx), 16),
-                )
-            });
-            let w2: [__m512i; 3] = core::array::from_fn(|kx| _mm512_and_si512(tap(6 + kx), low));
-            // SAFETY: the bias array holds `c8` words after the header; `c0 < C <= c8`.
-            let bias = unsafe { channels16(params, super::CONV_HEADER, c8, c0) };
-            // SAFETY: the parameter region has `c8` channels and `c0 < c8`.
-            let scale = unsafe { Scale16::load(params, c8, c0) };
-            // Input column `j` (in padded coordinates) under the window: rows 0 and 1 as an
-            // `i16` pair per lane, row 2 alone, zero point subtracted; zero outside.
-            let column = |j: usize| -> (__m512i, __m512i) {
-                let ix = j.wrapping_sub(PL);
-                if ix >= W {
-                    return (_mm512_setzero_si512(), _mm512_setzero_si512());
-                }
-                let row = |r: Option<usize>| match r {
-                    // SAFETY: pixel `(iy, ix)` is inside the image and channels `c0..c0 + n`
-                    // inside its `C`; the other bytes are masked off.
-                    Some(iy) => _mm512_sub_epi32(
-                        _mm512_cvtepi8_epi32(unsafe {
-                            _mm_maskz_loadu_epi8(bytes, x.add((iy * W + ix) * C + c0))
-                        }),
-                        zp,
-                    ),
-                    None => _mm512_setzero_si512(),
-                };
-                let (r0, r1, r2) = (row(rows[0]), row(rows[1]), row(rows[2]));
-                (
-                    _mm512_or_si512(_mm512_and_si512(r0, low), _mm512_slli_epi32(r1, 16)),
-                    r2,
-                )
+        // The block's 16 stored bytes at input pixel (iy, ix).
+        // SAFETY: pixel `(iy, ix)` is inside the image and channels `c0..c0 + 16` masked to the
+        // `C` that exist; the other bytes are not read.
+        let at = |iy: usize, ix: usize| unsafe {
+            _mm_maskz_loadu_epi8(b.bytes, x.add((iy * W + ix) * C + b.c0))
+        };
+        // Input column `j` (in padded coordinates) under the window: rows 0 and 1 as an `i16`
+        // pair per lane, row 2 alone; the zero point outside the image.
+        let column = |j: usize| -> (__m512i, __m512i) {
+            let ix = j.wrapping_sub(PL);
+            if ix >= W {
+                return (zp_pair, zp32);
+            }
+            let wide = |r: Option<usize>| match r {
+                Some(iy) => _mm256_cvtepi8_epi16(at(iy, ix)),
+                None => zp16,
             };
-            let mut win = [column(0), column(1), column(2)];
-            for ox in 0..WO {
+            let pair = _mm512_permutex2var_epi16(
+                _mm512_castsi256_si512(wide(rows[0])),
+                pair_words,
+                _mm512_castsi256_si512(wide(rows[1])),
+            );
+            let r2 = match rows[2] {
+                Some(iy) => _mm512_cvtepi8_epi32(at(iy, ix)),
+                None => zp32,
+            };
+            (pair, r2)
+        };
+        let mut win = [column(0), column(1), column(2)];
+        let mut ox0 = 0;
+        while ox0 < WO {
+            let n = (WO - ox0).min(4);
+            let mut v = [_mm512_setzero_si512(); 4];
+            for (g, v) in v.iter_mut().enumerate().take(n) {
+                let ox = ox0 + g;
                 let j = ox * SW;
                 if ox > 0 {
                     win = match SW {
@@ -429,24 +896,46 @@ pub unsafe fn depthwise3x3<
                         _ => [column(j), column(j + 1), column(j + 2)],
                     };
                 }
-                let mut a = bias;
-                let mut b = _mm512_setzero_si512();
+                let mut a = b.bias;
+                let mut c = _mm512_setzero_si512();
                 for kx in 0..3 {
-                    a = _mm512_dpwssd_epi32(a, win[kx].0, w01[kx]);
-                    b = _mm512_dpwssd_epi32(b, win[kx].1, w2[kx]);
+                    a = _mm512_dpwssd_epi32(a, win[kx].0, b.w01[kx]);
+                    c = _mm512_dpwssd_epi32(c, win[kx].1, b.w2[kx]);
                 }
-                let v = stage.bytes(scale.apply(_mm512_add_epi32(a, b)));
-                // SAFETY: channels `c0..c0 + n` of output pixel `(oy, ox)` are inside `out`.
+                *v = b.scale.apply::<LEFT>(_mm512_add_epi32(a, c));
+            }
+            let bytes = stage.pack(v);
+            for g in 0..n {
+                // SAFETY: channels `c0..c0 + 16` (masked to those that exist) of output pixel
+                // `(oy, ox0 + g)`, inside `out` (`ox0 + g < WO`).
                 unsafe {
-                    _mm_mask_storeu_epi8(out.as_mut_ptr().add((oy * WO + ox) * C + c0), bytes, v)
+                    _mm_mask_storeu_epi8(
+                        y.add((oy * WO + ox0 + g) * C + b.c0),
+                        b.bytes,
+                        quarter(bytes, g),
+                    )
                 };
             }
-            c0 += 16;
+            ox0 += 4;
+        }
+    };
+    if H * W * C <= DW_BLOCK_OUTER_BYTES {
+        for c0 in (0..C).step_by(16) {
+            let b = block(c0);
+            for oy in 0..HO {
+                row(oy, &b);
+            }
+        }
+    } else {
+        for oy in 0..HO {
+            for c0 in (0..C).step_by(16) {
+                row(oy, &block(c0));
+            }
         }
     }
 }
 
-/// AVX-512 quantized add: operands as [`super::kernels::add`], lengths already checked; 16
+/// AVX-512 quantized add: operands as [`super::kernels::add`], lengths already checked; 64
 /// values per step (the tail through masked loads and stores).
 ///
 /// # Safety
@@ -454,37 +943,57 @@ pub unsafe fn depthwise3x3<
 /// AVX-512F, BW and VL must be supported by the CPU.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn add(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
+    // SAFETY: AVX-512F/BW/VL (this function's contract).
+    unsafe {
+        if p.multipliers.iter().any(|&(_, s)| s > 0) {
+            add_with::<true>(a, b, p, out)
+        } else {
+            add_with::<false>(a, b, p, out)
+        }
+    }
+}
+
+/// [`add`], `LEFT` as [`Scale16::apply`]'s.
+///
+/// # Safety
+///
+/// As [`add`].
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+#[inline]
+unsafe fn add_with<const LEFT: bool>(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     let n = a.len().min(b.len()).min(out.len());
     let [(m1, s1), (m2, s2), (mo, so)] = p.multipliers;
     let v = |x: i32| _mm512_set1_epi32(x);
-    let (z1, z2, zo) = (
-        v(p.zero_points[0]),
-        v(p.zero_points[1]),
-        v(p.zero_points[2]),
-    );
+    let (z1, z2) = (v(p.zero_points[0]), v(p.zero_points[1]));
     let (s1, s2, so) = (
         Scale16::new(v(m1), v(s1)),
         Scale16::new(v(m2), v(s2)),
         Scale16::new(v(mo), v(so)),
     );
-    let (lo, hi) = (v(p.act_min), v(p.act_max));
+    let stage = Output::with(p.zero_points[2], p.act_min, p.act_max);
     let ls = _mm_cvtsi32_si128(p.left_shift);
     let mut i = 0;
     while i < n {
-        let k = ((1u32 << (n - i).min(16)) - 1) as __mmask16;
-        // SAFETY: the masked bytes `i..i + min(16, n - i)` are inside `a`, `b` and `out`
-        // (`n` is the shortest length); the rest is neither read nor written.
+        let k = first_bytes(n - i);
+        // SAFETY: the masked bytes `i..i + min(64, n - i)` are inside `a`, `b` and `out` (`n`
+        // is the shortest length); the rest is neither read nor written.
         unsafe {
-            let xa = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, a.as_ptr().add(i)));
-            let xb = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, b.as_ptr().add(i)));
-            let xa = _mm512_sll_epi32(_mm512_sub_epi32(xa, z1), ls);
-            let xb = _mm512_sll_epi32(_mm512_sub_epi32(xb, z2), ls);
-            let sum = _mm512_add_epi32(s1.apply(xa), s2.apply(xb));
-            let r = _mm512_add_epi32(so.apply(sum), zo);
-            let r = _mm512_min_epi32(_mm512_max_epi32(r, lo), hi);
-            _mm_mask_storeu_epi8(out.as_mut_ptr().add(i), k, _mm512_cvtepi32_epi8(r));
+            let xa = _mm512_maskz_loadu_epi8(k, a.as_ptr().add(i));
+            let xb = _mm512_maskz_loadu_epi8(k, b.as_ptr().add(i));
+            let r = core::array::from_fn(|j| {
+                let xa = _mm512_sll_epi32(
+                    _mm512_sub_epi32(_mm512_cvtepi8_epi32(quarter(xa, j)), z1),
+                    ls,
+                );
+                let xb = _mm512_sll_epi32(
+                    _mm512_sub_epi32(_mm512_cvtepi8_epi32(quarter(xb, j)), z2),
+                    ls,
+                );
+                so.apply::<LEFT>(_mm512_add_epi32(s1.apply::<LEFT>(xa), s2.apply::<LEFT>(xb)))
+            });
+            _mm512_mask_storeu_epi8(out.as_mut_ptr().add(i), k, stage.pack(r));
         }
-        i += 16;
+        i += 64;
     }
 }
 
@@ -500,9 +1009,9 @@ mod tests {
         unsafe { core::mem::transmute(v) }
     }
 
-    /// The 16-lane requantization and output stage against the scalar TFLite formulas, lane by
-    /// lane, over every shift packing can write, extreme sums and activation ranges (as the AVX2
-    /// module's test of its 8-lane twin).
+    /// The 16-lane requantization (both forms where they apply) and the output stage against
+    /// the scalar TFLite formulas, lane by lane, over every shift packing can write, extreme
+    /// sums and activation ranges (as the AVX2 module's test of its 8-lane twin).
     #[test]
     fn requantization_matches_scalar() {
         if !crate::kernels::vnni_supported() {
@@ -510,20 +1019,51 @@ mod tests {
             return;
         }
         let mut seed = 5;
+        let mut without_left = 0;
         for round in 0..20_000 {
-            let (x, mult, shift, h, want, clamped) = requant_case::<16>(round, &mut seed);
-            // SAFETY: AVX-512F is supported (checked above); `[i32; 16]` and `__m512i` have
-            // the same size.
+            let (x, mult, mut shift, h, _, _) = requant_case::<16>(round, &mut seed);
+            if round % 2 == 0 {
+                // Every other case without left shifts, for the form that skips them.
+                shift = shift.map(|s| -s.abs());
+            }
+            let want: [i32; 16] = core::array::from_fn(|l| {
+                crate::quant::multiply_by_quantized_multiplier(x[l], mult[l], shift[l])
+            });
+            // SAFETY: AVX-512F and BW are supported (checked above); `[i32; 16]` and `__m512i`
+            // have the same size.
+            let v16 = |a: [i32; 16]| unsafe { core::mem::transmute::<[i32; 16], __m512i>(a) };
+            // SAFETY: as above.
             let (got, bytes) = unsafe {
-                let v16 = |a: [i32; 16]| core::mem::transmute::<[i32; 16], __m512i>(a);
-                let v = Scale16::new(v16(mult), v16(shift)).apply(v16(x));
-                let b: [i8; 16] = core::mem::transmute(Output::new(&h).bytes(v));
+                let s = Scale16::new(v16(mult), v16(shift));
+                let v = s.apply::<true>(v16(x));
+                if shift.iter().all(|&s| s <= 0) {
+                    without_left += 1;
+                    assert_eq!(
+                        lanes(s.apply::<false>(v16(x))),
+                        want,
+                        "without the left shift"
+                    );
+                }
+                let zero = _mm512_setzero_si512();
+                let b: [i8; 64] = core::mem::transmute(Output::new(&h).pack([zero, v, zero, v]));
                 (lanes(v), b)
             };
             assert_eq!(got, want, "x {x:?} mult {mult:?} shift {shift:?}");
             for l in 0..16 {
-                assert_eq!(bytes[l] as i32, clamped[l], "bytes lane {l}");
+                let clamped = want[l]
+                    .saturating_add(h.output_zero_point)
+                    .clamp(h.act_min, h.act_max);
+                let at_zero = 0i32
+                    .saturating_add(h.output_zero_point)
+                    .clamp(h.act_min, h.act_max);
+                assert_eq!(bytes[16 + l] as i32, clamped, "packed lane {l}");
+                assert_eq!(bytes[48 + l] as i32, clamped, "packed lane {l}, 4th vector");
+                assert_eq!(bytes[l] as i32, at_zero, "packed zero lane {l}");
             }
         }
+        assert!(
+            without_left >= 10_000,
+            "{without_left} cases without left shifts"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The scalar implementations here are the reference: integer arithmetic, in TFLite's order.
 //! The entry points dispatch to an instruction-set variant where one exists (AVX2; AVX-512
-//! VNNI for pointwise, 3x3 depthwise and add), counted in [`crate::kernels::calls`]; every
+//! VNNI for pointwise, 3x3 depthwise, add and small full convolutions), counted in [`crate::kernels::calls`]; every
 //! variant gives the same bits.
 
 use super::{
@@ -90,12 +90,25 @@ pub fn conv2d<
     check_len(k, "weights", weights.len(), KH * KW * CI * c8);
     check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
     check_len(k, "out", out.len(), HO * WO * CO);
+    avx512_if!(
+        conv2d_has_avx512(KH, KW, CI, CO),
+        super::avx512::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
+            input, weights, params, out,
+        )
+    );
     avx2_or_scalar!(
         super::avx2::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
             input, weights, params, out,
         ),
         conv2d_scalar::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
     )
+}
+
+/// Whether [`conv2d`] has an AVX-512 VNNI variant for the shape: patches of at most 32 values
+/// (`kh * kw * ci`, the stem's 27) and at most 64 output channels, which that variant keeps on
+/// the stack.
+pub const fn conv2d_has_avx512(kh: usize, kw: usize, ci: usize, co: usize) -> bool {
+    kh * kw * ci <= 32 && co <= 64
 }
 
 /// The scalar twin of [`conv2d`].

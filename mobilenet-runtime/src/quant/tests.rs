@@ -252,6 +252,10 @@ fn pointwise_every_isa_matches_scalar() {
     pointwise_case::<25, 96, 24>(&mut seed);
     pointwise_case::<8, 144, 200>(&mut seed);
     pointwise_case::<49, 1024, 1024>(&mut seed);
+    // More pixels than one AVX-512 block holds, at small and large inputs.
+    pointwise_case::<301, 16, 96>(&mut seed);
+    pointwise_case::<262, 24, 144>(&mut seed);
+    pointwise_case::<100, 960, 160>(&mut seed);
     if Isa::Avx2.is_supported() {
         assert!(
             calls(Isa::Avx2) > before,
@@ -310,8 +314,10 @@ fn depthwise_case<
 >(
     seed: &mut u64,
 ) {
-    for unsigned in [false, true] {
-        depthwise_one::<H, W, C, HO, WO, S, PT>(unsigned, seed);
+    // The last output scale is small enough that some channels' multipliers exceed 1 (their
+    // requantization shifts left).
+    for (unsigned, out_scale) in [(false, 0.05), (true, 0.05), (false, 0.0003)] {
+        depthwise_one::<H, W, C, HO, WO, S, PT>(unsigned, out_scale, seed);
     }
 }
 
@@ -325,6 +331,7 @@ fn depthwise_one<
     const PT: usize,
 >(
     unsigned: bool,
+    out_scale: f32,
     seed: &mut u64,
 ) {
     let data: Vec<u8> = (0..9 * C).map(|_| lcg(seed) as u8).collect();
@@ -347,8 +354,8 @@ fn depthwise_one<
         scales: if unsigned { &scales[..4] } else { &scales },
         zero_points: &zps,
     };
-    let q = |z: i32| QuantParams {
-        scale: 0.05,
+    let q = |z: i32, scale: f32| QuantParams {
+        scale,
         zero_point: z,
         unsigned: false,
     };
@@ -358,14 +365,20 @@ fn depthwise_one<
     pack_depthwise(
         &w,
         &bias,
-        &q(zx),
-        &q(-128),
+        &q(zx, 0.05),
+        &q(-128, out_scale),
         crate::ACT_RELU6,
         [3, 3, C],
         &mut wo,
         &mut po,
     )
     .unwrap();
+    let shifts = &po[super::CONV_HEADER + 2 * co8(C)..][..C];
+    assert_eq!(
+        shifts.iter().any(|s| s.to_bits() as i32 > 0),
+        out_scale < 0.001,
+        "depthwise {H}x{W}x{C}: left shifts where intended"
+    );
     let x: Vec<i8> = (0..H * W * C).map(|_| lcg(seed) as i8).collect();
     let mut want = vec![0i8; HO * WO * C];
     super::kernels::depthwise_scalar::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(
@@ -406,7 +419,7 @@ fn depthwise_one<
 
 #[test]
 fn depthwise_every_isa_matches_scalar() {
-    let mut seed = 11;
+    let mut seed = 17;
     depthwise_case::<5, 5, 3, 5, 5, 1, 1>(&mut seed);
     depthwise_case::<8, 8, 16, 4, 4, 2, 0>(&mut seed);
     depthwise_case::<7, 9, 21, 7, 9, 1, 1>(&mut seed);
@@ -426,6 +439,9 @@ fn depthwise_every_isa_matches_scalar() {
     depthwise_case::<7, 6, 8, 5, 4, 1, 0>(&mut seed);
     depthwise_case::<3, 3, 8, 3, 3, 1, 1>(&mut seed);
     depthwise_case::<8, 8, 8, 4, 4, 2, 0>(&mut seed);
+    // Inputs above the AVX-512 kernel's channel-block-outer size: rows outermost.
+    depthwise_case::<60, 57, 50, 60, 57, 1, 1>(&mut seed);
+    depthwise_case::<66, 65, 40, 33, 33, 2, 0>(&mut seed);
 }
 
 fn conv_case<
@@ -482,6 +498,28 @@ fn conv_case<
     let mut got = vec![0i8; HO * HO * CO];
     super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(&x, &wo, &po, &mut got);
     assert_eq!(got, want, "conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    if Isa::Avx2.is_supported() {
+        let mut got = vec![0x55i8; HO * HO * CO];
+        // SAFETY: AVX2 is supported (checked above).
+        unsafe {
+            super::avx2::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
+                &x, &wo, &po, &mut got,
+            )
+        };
+        assert_eq!(got, want, "avx2 conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    }
+    #[cfg(target_arch = "x86_64")]
+    if crate::kernels::vnni_supported() && super::kernels::conv2d_has_avx512(3, 3, CI, CO) {
+        let mut got = vec![0x55i8; HO * HO * CO];
+        // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
+        unsafe {
+            super::avx512::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
+                &x, &wo, &po, &mut got,
+            )
+        };
+        assert_eq!(got, want, "avx512 conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    }
     assert!(
         want.iter().any(|&v| v != want[0]),
         "a constant output tests little"
@@ -499,6 +537,9 @@ fn conv_every_isa_matches_scalar() {
     conv_case::<6, 5, 13, 6, 1, 0>(&mut seed, false);
     conv_case::<7, 7, 64, 7, 1, 1>(&mut seed, false);
     conv_case::<5, 1, 3, 3, 2, 1>(&mut seed, true);
+    // More pixels than one AVX-512 block gathers; the 0.25 stem's 8 channels.
+    conv_case::<33, 3, 32, 17, 2, 1>(&mut seed, false);
+    conv_case::<20, 3, 8, 10, 2, 0>(&mut seed, true);
     // Its broadcast path: more channels, longer patches.
     conv_case::<8, 2, 72, 4, 2, 0>(&mut seed, true);
     conv_case::<5, 8, 16, 5, 1, 1>(&mut seed, false);
