@@ -4,9 +4,10 @@ released quantized .tflite files (../shared/data/tflite), plus our own float net
 same model (its dequantized import).
 
     /tmp/peersenv/bin/pip install -r bench/requirements.txt
-    /tmp/peersenv/bin/python bench/peers_int8.py [--iters 200] [--repeat 2] [--no-build]
+    /tmp/peersenv/bin/python bench/peers_int8.py [--iters 200] [--repeat 2] [--threads 1] [--no-build]
 
-Every engine runs one image on one thread; the same random uint8 image goes to every engine.
+Every engine runs one image on `--threads` threads (default 1; ours: `forward_parallel` on a pool
+of that many); the same random uint8 image goes to every engine.
 Ours: `mobilenet-tflite-tests`'s `q8_timing` (built with MOBILENET_TFLITE_FLOAT=1, so that the
 dequantized `f_*` networks are in it). LiteRT: `Interpreter(num_threads=1)` with its default
 delegate (XNNPACK where it applies; the line says whether it did). ONNX Runtime: the file
@@ -39,8 +40,9 @@ MODELS = {
 }  # fmt: skip
 
 
-def ours(name: str, raw: Path, iters: int) -> dict:
-    cmd = [str(peers.RELEASE / "q8_timing"), name, "--input", str(raw), "--iters", str(iters)]
+def ours(name: str, raw: Path, iters: int, threads: int) -> dict:
+    cmd = [str(peers.RELEASE / "q8_timing"), name, "--input", str(raw), "--iters", str(iters),
+           "--threads", str(threads)]
     return peers.last_json_line(peers.run(cmd))
 
 
@@ -63,11 +65,11 @@ class Chain:
 
 
 class LiteRtStage:
-    def __init__(self, path: Path, x):
+    def __init__(self, path: Path, x, threads: int):
         from ai_edge_litert import interpreter as litert
 
         with peers.capture_fd2() as log:
-            self.it = litert.Interpreter(model_path=str(path), num_threads=1)
+            self.it = litert.Interpreter(model_path=str(path), num_threads=threads)
             self.it.allocate_tensors()
         (self.inp,) = self.it.get_input_details()
         (self.o,) = self.it.get_output_details()
@@ -87,11 +89,11 @@ class LiteRtStage:
 
 
 class OrtStage:
-    def __init__(self, path: Path, x):
+    def __init__(self, path: Path, x, threads: int):
         import onnxruntime as ort
 
         so = ort.SessionOptions()
-        so.intra_op_num_threads = 1
+        so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -112,12 +114,12 @@ class OrtStage:
 
 
 class OvStage:
-    def __init__(self, path: Path, x):
+    def __init__(self, path: Path, x, threads: int):
         import openvino as ov
 
         core = ov.Core()
         self.c = core.compile_model(core.read_model(str(path)), "CPU", {
-            "INFERENCE_NUM_THREADS": 1, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
+            "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
         self.r = self.c.create_infer_request()
         self.dtype = self.c.input(0).get_element_type().to_dtype()
         if x is not None:
@@ -154,6 +156,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds; the best round's median is reported, and the median of the rounds' ratios")
     ap.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    ap.add_argument("--threads", type=int, default=1, help="threads for every engine (ours: forward_parallel)")
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--json", metavar="OUT")
     args = ap.parse_args()
@@ -164,7 +167,8 @@ def main() -> int:
         env = {**os.environ, "MOBILENET_TFLITE_FLOAT": "1"}
         subprocess.run(["cargo", "build", "--release", "-p", "mobilenet-tflite-tests", "--bin", "q8_timing"],
                        cwd=ROOT, env=env, check=True)
-    print(json.dumps({"cpu": peers.cpu_info()}))
+    print(json.dumps({"cpu": peers.cpu_info(), "threads": args.threads}))
+    th = args.threads
     tmp = Path(tempfile.mkdtemp(prefix="peers_int8_"))
     results = {}
     for name in args.models:
@@ -177,16 +181,17 @@ def main() -> int:
         rawf.write_bytes((x.astype(np.float32) / 127.5 - 1.0).tobytes())
         row: dict = {}
         engines = {
-            "litert": lambda: Chain([LiteRtStage(p, x if i == 0 else None) for i, p in enumerate(paths)]),
-            "onnxruntime": lambda: Chain([OrtStage(to_onnx(p, tmp / (p.stem + ".onnx")), x if i == 0 else None) for i, p in enumerate(paths)]),
-            "openvino": lambda: Chain([OvStage(p, x if i == 0 else None) for i, p in enumerate(paths)]),
+            "litert": lambda: Chain([LiteRtStage(p, x if i == 0 else None, th) for i, p in enumerate(paths)]),
+            "onnxruntime": lambda: Chain([OrtStage(to_onnx(p, tmp / (p.stem + ".onnx")), x if i == 0 else None, th)
+                                          for i, p in enumerate(paths)]),
+            "openvino": lambda: Chain([OvStage(p, x if i == 0 else None, th) for i, p in enumerate(paths)]),
         }
         # Each round's medians, for ratios taken inside one round (the machine's load drifts
         # between rounds; a ratio from the same minute is steadier than a ratio of two bests).
         rounds: list[dict] = []
         for r in range(args.repeat):
-            o = ours(name, raw, args.iters)
-            f = ours(name.replace("q_", "f_", 1), rawf, args.iters)
+            o = ours(name, raw, args.iters, th)
+            f = ours(name.replace("q_", "f_", 1), rawf, args.iters, th)
             rounds.append({"ours": o["median_ms"], "ours_float": f["median_ms"]})
             mine = np.asarray(o["output"], dtype=np.int32)
             best = row.setdefault("ours", {"median_ms": 1e9})

@@ -194,10 +194,26 @@ fn tiny_int8_equals_litert() {
     );
     let model = tiny_int8::Model::embedded();
     let mut scratch = tiny_int8::Model::new_scratch();
+    let pools = [1, 2, 3].map(mobilenet_runtime::threads::Pool::new);
     for (i, x) in inputs.iter().enumerate() {
         let mut y = [0u8; tiny_int8::OUTPUT_LEN];
         model.forward(tiny_int8::input_array(x).unwrap(), &mut y, &mut scratch);
         assert_eq!(&y[..], &reference[i * 10..(i + 1) * 10], "input {i}");
+        for pool in &pools {
+            let mut par = [0u8; tiny_int8::OUTPUT_LEN];
+            model.forward_parallel(
+                pool,
+                tiny_int8::input_array(x).unwrap(),
+                &mut par,
+                &mut scratch,
+            );
+            assert_eq!(
+                par,
+                y,
+                "input {i}: forward_parallel on {} threads",
+                pool.threads()
+            );
+        }
     }
 }
 
@@ -258,6 +274,16 @@ mod models {
                         ours.extend_from_slice(&y);
                     }
                     eprintln!("{tag}: our forward {:.1} ms per image (test build, beside LiteRT)", t.elapsed().as_secs_f64() * 1e3 / n.max(1) as f64);
+                    // The threaded forward on pools of 2 and 3 threads (more than a 2-core
+                    // machine has): bit-identical on the first images.
+                    for threads in [2, 3] {
+                        let pool = mobilenet_runtime::threads::Pool::new(threads);
+                        for (i, x) in inputs.iter().take(4).enumerate() {
+                            let mut y = [0u8; $m::OUTPUT_LEN];
+                            model.forward_parallel(&pool, $m::input_array(x).unwrap(), &mut y, &mut scratch);
+                            assert_eq!(&y[..], &ours[i * $m::OUTPUT_LEN..(i + 1) * $m::OUTPUT_LEN], "{tag} image {i}: forward_parallel on {threads} threads differs from forward");
+                        }
+                    }
                     (ours, r.join().unwrap(), d.join().unwrap())
                 });
                 let c = $m::OUTPUT_LEN;
@@ -417,6 +443,7 @@ mod vww {
         let mut scratch = q_vww::Model::new_scratch();
         let c = q_vww::OUTPUT_LEN;
         let (mut max_def, mut agree_def) = (0, 0);
+        let pools = [2, 3].map(mobilenet_runtime::threads::Pool::new);
         for (i, x) in inputs.iter().enumerate() {
             let mut y = [0i8; q_vww::OUTPUT_LEN];
             model.forward(q_vww::input_array(x).unwrap(), &mut y, &mut scratch);
@@ -426,6 +453,23 @@ mod vww {
                 "{}: ours differ from LiteRT's reference kernels",
                 names[i]
             );
+            // The threaded forward (more threads than a 2-core machine has too): the same bits.
+            for pool in &pools {
+                let mut par = [0i8; q_vww::OUTPUT_LEN];
+                model.forward_parallel(
+                    pool,
+                    q_vww::input_array(x).unwrap(),
+                    &mut par,
+                    &mut scratch,
+                );
+                assert_eq!(
+                    par,
+                    y,
+                    "{}: forward_parallel on {} threads",
+                    names[i],
+                    pool.threads()
+                );
+            }
             let d = &default[i * c..(i + 1) * c];
             max_def = y
                 .iter()

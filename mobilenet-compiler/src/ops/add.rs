@@ -49,4 +49,9 @@ impl OpDef for Add {
             per_isa: true,
         }
     }
+    fn parallel(&self, l: &Layer) -> bool {
+        // The runtime splits the quantized add (three requantizations a value); the float
+        // one is a memory-bound stream that one core saturates.
+        l.quantized
+    }
 }

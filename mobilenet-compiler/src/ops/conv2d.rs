@@ -139,8 +139,8 @@ impl OpDef for Conv2d {
             co: c.cout,
         })
     }
-    fn parallel(&self, l: &Layer) -> bool {
-        !l.quantized
+    fn parallel(&self, _l: &Layer) -> bool {
+        true
     }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = conv(l);

@@ -26,8 +26,8 @@ impl OpDef for Depthwise {
             c: c.cout,
         })
     }
-    fn parallel(&self, l: &Layer) -> bool {
-        !l.quantized
+    fn parallel(&self, _l: &Layer) -> bool {
+        true
     }
     fn kernel(&self, l: &Layer) -> KernelCall {
         let c = l.op.conv().expect("conv");

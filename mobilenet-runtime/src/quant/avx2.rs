@@ -13,6 +13,7 @@ use core::arch::x86::*;
 use core::arch::x86_64::*;
 
 use core::mem::MaybeUninit;
+use core::ops::Range;
 
 use super::{co8, ConvHeader};
 
@@ -462,20 +463,19 @@ fn gather(px: &[i8], zp: i32, dst: &mut [MaybeUninit<i32>]) {
 ///
 /// AVX2 must be supported by the CPU.
 #[target_feature(enable = "avx2")]
-pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
+pub unsafe fn pointwise<const CI: usize, const CO: usize>(
     input: &[i8],
     weights: &[f32],
     params: &[f32],
     out: &mut [i8],
 ) {
-    super::kernels::check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    let hw = super::kernels::pointwise_hw::<CI, CO>(input, weights, params, out);
     let pairs = CI.div_ceil(2);
     let h = ConvHeader::read(params);
     super::kernels::check_pairs(&h);
     // Up to PAIRS_MAX input pairs are gathered per pixel; longer inputs take the scalar path.
     if pairs > PAIRS_MAX {
-        super::kernels::pointwise_scalar::<HW, CI, CO>(input, weights, params, out);
-        return;
+        return super::kernels::pointwise_scalar_pixels::<CI, CO>(input, weights, params, out);
     }
     let weights = words(weights);
     let panels = co8(CO) / 8;
@@ -486,8 +486,8 @@ pub unsafe fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     // Not zeroed (64 KiB per call): only the gathered words are read.
     let mut block_words = [MaybeUninit::<i32>::uninit(); BLOCK_WORDS];
     let mut p = 0;
-    while p < HW {
-        let n = (HW - p).min(block);
+    while p < hw {
+        let n = (hw - p).min(block);
         for (r, row) in block_words.chunks_exact_mut(pairs).take(n).enumerate() {
             gather(&input[(p + r) * CI..][..CI], h.input_zero_point, row);
         }
@@ -643,6 +643,7 @@ pub unsafe fn depthwise<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
 ) {
     const MAX_TAPS: usize = 25;
@@ -651,7 +652,8 @@ pub unsafe fn depthwise<
     let stage = Output::new(&h);
     let zx = _mm256_set1_epi32(h.input_zero_point);
     let wbase = weights.as_ptr().cast::<i32>();
-    assert!(weights.len() >= KH * KW * c8 && input.len() >= H * W * C && out.len() >= HO * WO * C);
+    assert!(rows.end <= HO && weights.len() >= KH * KW * c8 && input.len() >= H * W * C);
+    assert!(out.len() >= rows.len() * WO * C);
     assert!(params.len() >= super::CONV_HEADER + 3 * c8);
     let taps = KH * KW;
     // 3x3 kernels: blocks of 16 channels through `vpmaddwd` over tap pairs; the rest (a tail
@@ -665,11 +667,21 @@ pub unsafe fn depthwise<
         unsafe {
             if paired {
                 depthwise3x3_16::<H, W, C, HO, WO, SH, SW, PT, PL, true>(
-                    input, weights, params, out, &h,
+                    input,
+                    weights,
+                    params,
+                    rows.clone(),
+                    out,
+                    &h,
                 )
             } else {
                 depthwise3x3_16::<H, W, C, HO, WO, SH, SW, PT, PL, false>(
-                    input, weights, params, out, &h,
+                    input,
+                    weights,
+                    params,
+                    rows.clone(),
+                    out,
+                    &h,
                 )
             }
         };
@@ -684,7 +696,7 @@ pub unsafe fn depthwise<
         // SAFETY: AVX2 (this function's contract); the parameter region holds `c8` channels
         // (checked above) and `c0 + 8 <= c8`.
         let (bias, scale) = unsafe { (bias8(params, c8, c0), Scale8::load(params, c8, c0)) };
-        for oy in 0..HO {
+        for oy in rows.clone() {
             let row_inside = oy * SH >= PT && oy * SH - PT + KH <= H;
             let (done_from, done_to) = if paired {
                 paired_span::<W, WO, PL>(row_inside)
@@ -715,7 +727,8 @@ pub unsafe fn depthwise<
                         }
                     }
                     let v = scale.apply(_mm256_add_epi32(acc, bias));
-                    store_bytes(stage.bytes([v; 4]), &mut out[(oy * WO + ox) * C + c0..], 8);
+                    let o = ((oy - rows.start) * WO + ox) * C + c0;
+                    store_bytes(stage.bytes([v; 4]), &mut out[o..], 8);
                     continue;
                 }
                 for ky in 0..KH {
@@ -742,7 +755,8 @@ pub unsafe fn depthwise<
                     }
                 }
                 let v = scale.apply(_mm256_add_epi32(acc, bias));
-                store_bytes(stage.bytes([v; 4]), &mut out[(oy * WO + ox) * C + c0..], n);
+                let o = ((oy - rows.start) * WO + ox) * C + c0;
+                store_bytes(stage.bytes([v; 4]), &mut out[o..], n);
             }
         }
         c0 += 8;
@@ -761,7 +775,7 @@ pub unsafe fn depthwise<
 /// # Safety
 ///
 /// AVX2; `weights` holds `9 * co8(C)` words, `params` the parameter region of `co8(C)`
-/// channels, `input` `H * W * C` and `out` `HO * WO * C` values.
+/// channels, `input` `H * W * C` values and `out` the `WO * C` of each row in `rows`.
 #[target_feature(enable = "avx2")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn depthwise3x3_16<
@@ -779,12 +793,13 @@ unsafe fn depthwise3x3_16<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
     h: &ConvHeader,
 ) {
     let c8 = co8(C);
     debug_assert!(weights.len() >= 9 * c8 && params.len() >= super::CONV_HEADER + 3 * c8);
-    debug_assert!(input.len() >= H * W * C && out.len() >= HO * WO * C);
+    debug_assert!(input.len() >= H * W * C && out.len() >= rows.len() * WO * C);
     let stage = Output::new(h);
     let zp16 = _mm256_set1_epi16(h.input_zero_point as i16);
     let zp32 = _mm256_set1_epi32(h.input_zero_point);
@@ -813,7 +828,7 @@ unsafe fn depthwise3x3_16<
     // Paired (8 channels, stride 1): lanes 8-15 are the next output pixel's channels 0-7,
     // whose inputs are the next 8 bytes of each tap, and whose weights are lanes 0-7's.
     let second = if PAIRED { 0 } else { 8 };
-    for oy in 0..HO {
+    for oy in rows.clone() {
         let row_inside = oy * SH >= PT && oy * SH - PT + 3 <= H;
         for b in 0..if PAIRED { 1 } else { C / 16 } {
             let c = b * 16;
@@ -885,8 +900,9 @@ unsafe fn depthwise3x3_16<
                 }
                 let (lo, hi) = (scale_lo.apply(lo), scale_hi.apply(hi));
                 let v = stage.bytes16(lo, hi);
-                let o = (oy * WO + ox) * C + c;
-                // SAFETY: channels `c..c + 16` of output pixel `(oy, ox)` are inside `out`.
+                let o = ((oy - rows.start) * WO + ox) * C + c;
+                // SAFETY: channels `c..c + 16` of output pixel `(oy, ox)` are inside `out`
+                // (which starts at row `rows.start`).
                 unsafe { _mm_storeu_si128(out.as_mut_ptr().add(o).cast(), v) };
             }
         }
@@ -935,6 +951,7 @@ pub unsafe fn conv2d<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
 ) {
     let c8 = co8(CO);
@@ -942,22 +959,23 @@ pub unsafe fn conv2d<
     let stage = Output::new(&h);
     let wbase = weights.as_ptr().cast::<i32>();
     assert!(
-        weights.len() >= KH * KW * CI * c8
+        rows.end <= HO
+            && weights.len() >= KH * KW * CI * c8
             && input.len() >= H * W * CI
-            && out.len() >= HO * WO * CO
+            && out.len() >= rows.len() * WO * CO
     );
     if KH * KW * CI <= 2 * IM2COL_PAIRS && c8 <= IM2COL_C8 {
         // SAFETY: AVX2 (this function's contract); lengths checked above.
         unsafe {
             conv2d_tiled::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
-                input, weights, params, out, &h,
+                input, weights, params, rows, out, &h,
             )
         };
         return;
     }
     // Up to 8 blocks of 8 output channels at a time (64 channels of accumulators).
     const BLOCKS: usize = 8;
-    for oy in 0..HO {
+    for oy in rows.clone() {
         for ox in 0..WO {
             let mut b0 = 0;
             while b0 < c8 / 8 {
@@ -988,7 +1006,7 @@ pub unsafe fn conv2d<
                         }
                     }
                 }
-                let o = (oy * WO + ox) * CO;
+                let o = ((oy - rows.start) * WO + ox) * CO;
                 for (b, &a) in acc.iter().enumerate().take(nb) {
                     let c0 = (b0 + b) * 8;
                     // SAFETY: AVX2 (this function's contract); `c0 + 8 <= c8`.
@@ -1037,6 +1055,7 @@ unsafe fn conv2d_tiled<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
     h: &ConvHeader,
 ) {
@@ -1068,9 +1087,11 @@ unsafe fn conv2d_tiled<
     // them and stalls.
     const BATCH: usize = 16;
     let mut xb = [0i32; 4 * BATCH * IM2COL_PAIRS];
-    let mut p = 0;
-    while p < HO * WO {
-        let n = (HO * WO - p).min(4 * BATCH);
+    // Output pixels `first..last`; `out` starts at `first`.
+    let (first, last) = (rows.start * WO, rows.end * WO);
+    let mut p = first;
+    while p < last {
+        let n = (last - p).min(4 * BATCH);
         for (q, xr) in xb.chunks_exact_mut(IM2COL_PAIRS).enumerate().take(n) {
             let (oy, ox) = ((p + q) / WO, (p + q) % WO);
             // The row's words as the `i16` values they pair (little-endian: value 2j is word
@@ -1128,7 +1149,7 @@ unsafe fn conv2d_tiled<
                 }
             }
         }
-        let rows_out = &mut out[p * CO..(p + n) * CO];
+        let rows_out = &mut out[(p - first) * CO..(p - first + n) * CO];
         // SAFETY: AVX2 (this function's contract); the first `n` rows of `xb` hold `pairs`
         // words at stride IM2COL_PAIRS, `panels` every panel's `pairs * 8`.
         unsafe {

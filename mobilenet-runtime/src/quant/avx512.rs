@@ -20,6 +20,7 @@
 //! former (see [`depthwise3x3`]).
 
 use core::arch::x86_64::*;
+use core::ops::Range;
 
 use super::{co16, co8, ConvHeader};
 
@@ -389,19 +390,20 @@ unsafe fn tile<const R: usize, const P: usize, const LEFT: bool>(
     }
 }
 
-/// AVX-512 VNNI pointwise on weights packed as quads: operands as [`super::kernels::pointwise`].
+/// AVX-512 VNNI pointwise on weights packed as quads: operands as [`super::kernels::pointwise`]
+/// over the pixels the slices hold.
 ///
 /// # Safety
 ///
 /// AVX-512F, BW, VL and VNNI must be supported by the CPU.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-pub unsafe fn pointwise_quads<const HW: usize, const CI: usize, const CO: usize>(
+pub unsafe fn pointwise_quads<const CI: usize, const CO: usize>(
     input: &[i8],
     weights: &[f32],
     params: &[f32],
     out: &mut [i8],
 ) {
-    super::kernels::check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    let hw = super::kernels::pointwise_hw::<CI, CO>(input, weights, params, out);
     let h = ConvHeader::read(params);
     super::kernels::check_quads(&h, CI);
     debug_assert!(weights.len() >= co16(CO) / 16 * CI / 4 * 16);
@@ -417,9 +419,9 @@ pub unsafe fn pointwise_quads<const HW: usize, const CI: usize, const CO: usize>
     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); the lengths were checked above.
     unsafe {
         if any_left(params, co8(CO), CO) {
-            pointwise_blocks::<true>(&l, HW)
+            pointwise_blocks::<true>(&l, hw)
         } else {
-            pointwise_blocks::<false>(&l, HW)
+            pointwise_blocks::<false>(&l, hw)
         }
     }
 }
@@ -568,22 +570,24 @@ pub unsafe fn conv2d<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
 ) {
     let (k, c8) = (KH * KW * CI, co8(CO));
     assert!(super::kernels::conv2d_has_avx512(KH, KW, CI, CO));
     const { assert!(CONV_PATCH >= 32 && PANELS * 16 >= 64) };
-    assert!(weights.len() >= k * c8 && input.len() >= H * W * CI && out.len() >= HO * WO * CO);
+    assert!(rows.end <= HO && weights.len() >= k * c8 && input.len() >= H * W * CI);
+    assert!(out.len() >= rows.len() * WO * CO);
     assert!(params.len() >= super::CONV_HEADER + 3 * c8);
     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); lengths and sizes checked above.
     unsafe {
         if any_left(params, c8, CO) {
             conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, true>(
-                input, weights, params, out,
+                input, weights, params, rows, out,
             )
         } else {
             conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, false>(
-                input, weights, params, out,
+                input, weights, params, rows, out,
             )
         }
     }
@@ -614,6 +618,7 @@ unsafe fn conv2d_blocks<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
 ) {
     let (k, c8, panels) = (KH * KW * CI, co8(CO), co16(CO) / 16);
@@ -656,9 +661,11 @@ unsafe fn conv2d_blocks<
     let zp16 = _mm512_set1_epi16(zp as i16);
     let seg = KW * CI;
     let seg_mask = ((1u64 << seg) - 1) as u32;
-    let mut p0 = 0;
-    while p0 < HO * WO {
-        let n = (HO * WO - p0).min(CONV_BLOCK);
+    // Output pixels `first..last`; `out` starts at `first`.
+    let (first, last) = (rows.start * WO, rows.end * WO);
+    let mut p0 = first;
+    while p0 < last {
+        let n = (last - p0).min(CONV_BLOCK);
         for (i, patch) in patches.iter_mut().enumerate().take(n) {
             let (oy, ox) = ((p0 + i) / WO, (p0 + i) % WO);
             // Value `t` of the patch is `i16` `t` (little-endian: value 2j is pair j's low
@@ -701,17 +708,17 @@ unsafe fn conv2d_blocks<
         }
         let mut i = 0;
         while i < n {
-            let rows = (n - i).min(ROWS);
+            let tile_rows = (n - i).min(ROWS);
             macro_rules! go {
                 ($r:literal, $q:literal) => {
                     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); block pixels
-                    // `i..i + rows` are gathered and output pixels `p0 + i ..` exist; `panels`
-                    // is the layer's.
-                    unsafe { conv_tile::<$r, $q, LEFT>(&c, &patches, i, p0 + i) }
+                    // `i..i + tile_rows` are gathered and output pixels `p0 + i - first ..` are
+                    // inside `out`; `panels` is the layer's.
+                    unsafe { conv_tile::<$r, $q, LEFT>(&c, &patches, i, p0 + i - first) }
                 };
             }
-            for_shape!(rows, panels, go);
-            i += rows;
+            for_shape!(tile_rows, panels, go);
+            i += tile_rows;
         }
         p0 += n;
     }
@@ -766,20 +773,21 @@ pub unsafe fn depthwise3x3<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
 ) {
     let c8 = co8(C);
-    assert!(weights.len() >= 9 * c8 && input.len() >= H * W * C && out.len() >= HO * WO * C);
-    assert!(params.len() >= super::CONV_HEADER + 3 * c8);
+    assert!(rows.end <= HO && weights.len() >= 9 * c8 && input.len() >= H * W * C);
+    assert!(out.len() >= rows.len() * WO * C && params.len() >= super::CONV_HEADER + 3 * c8);
     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); the lengths are checked above.
     unsafe {
         if any_left(params, c8, C) {
             depthwise3x3_blocks::<H, W, C, HO, WO, SH, SW, PT, PL, true>(
-                input, weights, params, out,
+                input, weights, params, rows, out,
             )
         } else {
             depthwise3x3_blocks::<H, W, C, HO, WO, SH, SW, PT, PL, false>(
-                input, weights, params, out,
+                input, weights, params, rows, out,
             )
         }
     }
@@ -807,6 +815,7 @@ unsafe fn depthwise3x3_blocks<
     input: &[i8],
     weights: &[f32],
     params: &[f32],
+    rows: Range<usize>,
     out: &mut [i8],
 ) {
     let c8 = co8(C);
@@ -846,7 +855,8 @@ unsafe fn depthwise3x3_blocks<
     let zp_pair = _mm512_set1_epi32((zp & 0xffff) | (zp << 16));
     let zp32 = _mm512_set1_epi32(zp);
     let x = input.as_ptr();
-    let y = out.as_mut_ptr();
+    // `out` holds output rows `rows`, from `row0`.
+    let (y, row0) = (out.as_mut_ptr(), rows.start);
     let row = |oy: usize, b: &DwBlock| {
         // The window's three input rows, or none where outside the image.
         let rows: [Option<usize>; 3] = core::array::from_fn(|ky| {
@@ -898,19 +908,19 @@ unsafe fn depthwise3x3_blocks<
                 }
                 let mut a = b.bias;
                 let mut c = _mm512_setzero_si512();
-                for kx in 0..3 {
-                    a = _mm512_dpwssd_epi32(a, win[kx].0, b.w01[kx]);
-                    c = _mm512_dpwssd_epi32(c, win[kx].1, b.w2[kx]);
+                for ((pair, single), (w01, w2)) in win.iter().zip(b.w01.iter().zip(&b.w2)) {
+                    a = _mm512_dpwssd_epi32(a, *pair, *w01);
+                    c = _mm512_dpwssd_epi32(c, *single, *w2);
                 }
                 *v = b.scale.apply::<LEFT>(_mm512_add_epi32(a, c));
             }
             let bytes = stage.pack(v);
             for g in 0..n {
                 // SAFETY: channels `c0..c0 + 16` (masked to those that exist) of output pixel
-                // `(oy, ox0 + g)`, inside `out` (`ox0 + g < WO`).
+                // `(oy, ox0 + g)`, inside `out` (which holds rows `rows`; `ox0 + g < WO`).
                 unsafe {
                     _mm_mask_storeu_epi8(
-                        y.add((oy * WO + ox0 + g) * C + b.c0),
+                        y.add(((oy - row0) * WO + ox0 + g) * C + b.c0),
                         b.bytes,
                         quarter(bytes, g),
                     )
@@ -922,12 +932,12 @@ unsafe fn depthwise3x3_blocks<
     if H * W * C <= DW_BLOCK_OUTER_BYTES {
         for c0 in (0..C).step_by(16) {
             let b = block(c0);
-            for oy in 0..HO {
+            for oy in rows.clone() {
                 row(oy, &b);
             }
         }
     } else {
-        for oy in 0..HO {
+        for oy in rows {
             for c0 in (0..C).step_by(16) {
                 row(oy, &block(c0));
             }

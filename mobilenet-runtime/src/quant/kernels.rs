@@ -12,6 +12,7 @@ use super::{
     PoolParams, SoftmaxParams, CONV_HEADER, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
 };
 use crate::kernels::check_len;
+use core::ops::Range;
 
 /// Runs the AVX2 variant `$avx2` when the active instruction set has AVX2 (AVX2 or AVX-512),
 /// else the scalar twin `$scalar`, counting the call under the set that ran ([`crate::kernels::calls`]).
@@ -45,6 +46,23 @@ macro_rules! avx512_if {
             return unsafe { $avx512 };
         }
     };
+}
+
+/// Panics unless a conv-like layer's input (`[got, expected]` values), weights (`rows` rows of
+/// `co8(co)` words) and parameters (`co` channels) have their lengths.
+#[inline(always)]
+#[track_caller]
+fn check_operands(
+    k: &'static str,
+    [got, expected]: [usize; 2],
+    rows: usize,
+    co: usize,
+    weights: &[f32],
+    params: &[f32],
+) {
+    check_len(k, "input", got, expected);
+    check_len(k, "weights", weights.len(), rows * co8(co));
+    check_len(k, "params", params.len(), CONV_HEADER + 3 * co8(co));
 }
 
 /// Requantizes accumulator `acc` of output channel `o` (bias added here) and clamps it.
@@ -84,23 +102,53 @@ pub fn conv2d<
     out: &mut [i8],
 ) {
     const { assert!(SH > 0 && SW > 0, "strides must be positive") };
-    let k = "q8::conv2d";
-    let c8 = co8(CO);
-    check_len(k, "input", input.len(), H * W * CI);
-    check_len(k, "weights", weights.len(), KH * KW * CI * c8);
-    check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
-    check_len(k, "out", out.len(), HO * WO * CO);
+    check_operands(
+        "q8::conv2d",
+        [input.len(), H * W * CI],
+        KH * KW * CI,
+        CO,
+        weights,
+        params,
+    );
+    check_len("q8::conv2d", "out", out.len(), HO * WO * CO);
+    conv2d_rows::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, 0..HO, out)
+}
+
+/// [`conv2d`] for output rows `rows` (`out` holds those rows), lengths checked.
+#[inline(always)]
+fn conv2d_rows<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    rows: Range<usize>,
+    out: &mut [i8],
+) {
     avx512_if!(
         conv2d_has_avx512(KH, KW, CI, CO),
         super::avx512::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
-            input, weights, params, out,
+            input, weights, params, rows, out,
         )
     );
     avx2_or_scalar!(
         super::avx2::conv2d::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
-            input, weights, params, out,
+            input, weights, params, rows, out,
         ),
-        conv2d_scalar::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+        conv2d_scalar_rows::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
+            input, weights, params, rows, out,
+        )
     )
 }
 
@@ -132,10 +180,41 @@ pub fn conv2d_scalar<
     params: &[f32],
     out: &mut [i8],
 ) {
+    conv2d_scalar_rows::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(
+        input,
+        weights,
+        params,
+        0..HO,
+        out,
+    )
+}
+
+/// [`conv2d_scalar`] for output rows `rows` (`out` holds those rows).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn conv2d_scalar_rows<
+    const H: usize,
+    const W: usize,
+    const CI: usize,
+    const HO: usize,
+    const WO: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    rows: Range<usize>,
+    out: &mut [i8],
+) {
     let c8 = co8(CO);
     let h = ConvHeader::read(params);
     let mut acc = [0i32; CO];
-    for oy in 0..HO {
+    for oy in rows.clone() {
         for ox in 0..WO {
             acc.fill(0);
             for ky in 0..KH {
@@ -158,7 +237,7 @@ pub fn conv2d_scalar<
                     }
                 }
             }
-            let o_px = &mut out[(oy * WO + ox) * CO..][..CO];
+            let o_px = &mut out[((oy - rows.start) * WO + ox) * CO..][..CO];
             for (o, y) in o_px.iter_mut().enumerate() {
                 *y = requantize(params, c8, &h, o, acc[o]);
             }
@@ -188,21 +267,52 @@ pub fn depthwise<
     out: &mut [i8],
 ) {
     const { assert!(SH > 0 && SW > 0, "strides must be positive") };
-    let k = "q8::depthwise";
-    let c8 = co8(C);
-    check_len(k, "input", input.len(), H * W * C);
-    check_len(k, "weights", weights.len(), KH * KW * c8);
-    check_len(k, "params", params.len(), CONV_HEADER + 3 * c8);
-    check_len(k, "out", out.len(), HO * WO * C);
+    check_operands(
+        "q8::depthwise",
+        [input.len(), H * W * C],
+        KH * KW,
+        C,
+        weights,
+        params,
+    );
+    check_len("q8::depthwise", "out", out.len(), HO * WO * C);
+    depthwise_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(input, weights, params, 0..HO, out)
+}
+
+/// [`depthwise`] for output rows `rows` (`out` holds those rows), lengths checked.
+#[inline(always)]
+fn depthwise_rows<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    rows: Range<usize>,
+    out: &mut [i8],
+) {
     avx512_if!(
         KH == 3 && KW == 3,
-        super::avx512::depthwise3x3::<H, W, C, HO, WO, SH, SW, PT, PL>(input, weights, params, out)
+        super::avx512::depthwise3x3::<H, W, C, HO, WO, SH, SW, PT, PL>(
+            input, weights, params, rows, out,
+        )
     );
     avx2_or_scalar!(
         super::avx2::depthwise::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
-            input, weights, params, out,
+            input, weights, params, rows, out,
         ),
-        depthwise_scalar::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(input, weights, params, out)
+        depthwise_scalar_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
+            input, weights, params, rows, out,
+        )
     )
 }
 
@@ -226,10 +336,40 @@ pub fn depthwise_scalar<
     params: &[f32],
     out: &mut [i8],
 ) {
+    depthwise_scalar_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(
+        input,
+        weights,
+        params,
+        0..HO,
+        out,
+    )
+}
+
+/// [`depthwise_scalar`] for output rows `rows` (`out` holds those rows).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn depthwise_scalar_rows<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const HO: usize,
+    const WO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    rows: Range<usize>,
+    out: &mut [i8],
+) {
     let c8 = co8(C);
     let h = ConvHeader::read(params);
     let mut acc = [0i32; C];
-    for oy in 0..HO {
+    for oy in rows.clone() {
         for ox in 0..WO {
             acc.fill(0);
             for ky in 0..KH {
@@ -250,7 +390,7 @@ pub fn depthwise_scalar<
                     }
                 }
             }
-            let o_px = &mut out[(oy * WO + ox) * C..][..C];
+            let o_px = &mut out[((oy - rows.start) * WO + ox) * C..][..C];
             for (o, y) in o_px.iter_mut().enumerate() {
                 *y = requantize(params, c8, &h, o, acc[o]);
             }
@@ -269,18 +409,48 @@ pub fn pointwise<const HW: usize, const CI: usize, const CO: usize>(
     out: &mut [i8],
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    pointwise_pixels::<CI, CO>(input, weights, params, out)
+}
+
+/// [`pointwise`] over the pixels the slices hold (`input.len() / CI` of them).
+#[inline(always)]
+fn pointwise_pixels<const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
     if ConvHeader::read(params).layout == PointwiseLayout::Quads as i32 {
         avx512_if!(
             true,
-            super::avx512::pointwise_quads::<HW, CI, CO>(input, weights, params, out)
+            super::avx512::pointwise_quads::<CI, CO>(input, weights, params, out)
         );
         crate::kernels::count_q8(crate::kernels::Isa::Scalar);
-        return pointwise_quads_scalar::<HW, CI, CO>(input, weights, params, out);
+        return pointwise_quads_pixels::<CI, CO>(input, weights, params, out);
     }
     avx2_or_scalar!(
-        super::avx2::pointwise::<HW, CI, CO>(input, weights, params, out),
-        pointwise_scalar::<HW, CI, CO>(input, weights, params, out)
+        super::avx2::pointwise::<CI, CO>(input, weights, params, out),
+        pointwise_scalar_pixels::<CI, CO>(input, weights, params, out)
     )
+}
+
+/// The pixels of a pointwise call's slices: `input.len() / CI`, after checking that the
+/// lengths agree (as [`check_pointwise`] for that many pixels).
+#[inline]
+pub(crate) fn pointwise_hw<const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &[i8],
+) -> usize {
+    let k = "q8::pointwise";
+    let hw = input.len() / CI;
+    let (wl, pl) = super::pointwise_len(CI, CO);
+    check_len(k, "input", input.len(), hw * CI);
+    check_len(k, "weights", weights.len(), wl);
+    check_len(k, "params", params.len(), pl);
+    check_len(k, "out", out.len(), hw * CO);
+    hw
 }
 
 pub(crate) fn check_pointwise<const HW: usize, const CI: usize, const CO: usize>(
@@ -325,11 +495,22 @@ pub fn pointwise_scalar<const HW: usize, const CI: usize, const CO: usize>(
     out: &mut [i8],
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    pointwise_scalar_pixels::<CI, CO>(input, weights, params, out)
+}
+
+/// [`pointwise_scalar`] over the pixels the slices hold.
+pub(crate) fn pointwise_scalar_pixels<const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let hw = pointwise_hw::<CI, CO>(input, weights, params, out);
     let c8 = co8(CO);
     let pairs = CI.div_ceil(2);
     let h = ConvHeader::read(params);
     check_pairs(&h);
-    for p in 0..HW {
+    for p in 0..hw {
         let px = &input[p * CI..][..CI];
         for panel in 0..c8 / 8 {
             let mut acc = [0i32; 8];
@@ -367,10 +548,21 @@ pub fn pointwise_quads_scalar<const HW: usize, const CI: usize, const CO: usize>
     out: &mut [i8],
 ) {
     check_pointwise::<HW, CI, CO>(input, weights, params, out);
+    pointwise_quads_pixels::<CI, CO>(input, weights, params, out)
+}
+
+/// [`pointwise_quads_scalar`] over the pixels the slices hold.
+fn pointwise_quads_pixels<const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: &mut [i8],
+) {
+    let hw = pointwise_hw::<CI, CO>(input, weights, params, out);
     let h = ConvHeader::read(params);
     check_quads(&h, CI);
     let (c8, quads) = (co8(CO), CI / 4);
-    for p in 0..HW {
+    for p in 0..hw {
         let px = &input[p * CI..][..CI];
         let sum = px.iter().fold(0i32, |s, &x| s.wrapping_add(x as i32));
         let corr = h.weight_offset.wrapping_mul(sum);
@@ -393,12 +585,24 @@ pub fn pointwise_quads_scalar<const HW: usize, const CI: usize, const CO: usize>
 /// TFLite's `ADD`: `out = clamp(zo + M_o(M_1((a - z1) << s) + M_2((b - z2) << s)))`.
 #[inline(always)]
 pub fn add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32], out: &mut [i8]) {
+    check_add::<N>(a, b, weights, params);
+    check_len("q8::add", "out", out.len(), N);
+    add_values(a, b, params, out)
+}
+
+#[inline(always)]
+#[track_caller]
+fn check_add<const N: usize>(a: &[i8], b: &[i8], weights: &[f32], params: &[f32]) {
     let k = "q8::add";
     check_len(k, "a", a.len(), N);
     check_len(k, "b", b.len(), N);
     check_len(k, "weights", weights.len(), 0);
     check_len(k, "params", params.len(), super::ADD_PARAMS);
-    check_len(k, "out", out.len(), N);
+}
+
+/// [`add`] over the values the slices hold (the shortest length), parameters checked.
+#[inline(always)]
+fn add_values(a: &[i8], b: &[i8], params: &[f32], out: &mut [i8]) {
     let p = AddParams::read(params);
     avx512_if!(true, super::avx512::add(a, b, &p, out));
     avx2_or_scalar!(super::avx2::add(a, b, &p, out), add_scalar(a, b, &p, out))
@@ -415,6 +619,111 @@ pub fn add_scalar(a: &[i8], b: &[i8], p: &AddParams, out: &mut [i8]) {
         let v = multiply_by_quantized_multiplier(sum, mo, so) + p.zero_points[2];
         *y = v.clamp(p.act_min, p.act_max) as i8;
     }
+}
+
+/// The values a part of a threaded forward computes, `lo..hi` of `n`: whole runs of `unit`.
+#[cfg(feature = "std")]
+#[inline(always)]
+fn part_range(part: crate::kernels::Part, n: usize, unit: usize) -> (usize, usize) {
+    let (lo, hi) = part.range(n.div_ceil(unit));
+    ((lo * unit).min(n), (hi * unit).min(n))
+}
+
+/// `len` values at `out + at` as a slice of the caller's share.
+///
+/// # Safety
+///
+/// `out .. out + at + len` is valid for writes and no other reference reaches `at .. at + len`
+/// while the slice lives.
+#[cfg(feature = "std")]
+#[inline(always)]
+unsafe fn share<'a>(out: *mut i8, at: usize, len: usize) -> &'a mut [i8] {
+    // SAFETY: the caller's guarantee.
+    unsafe { core::slice::from_raw_parts_mut(out.add(at), len) }
+}
+
+/// [`conv2d`] for one share of the output rows (a threaded forward's part).
+///
+/// # Safety
+///
+/// `out` is valid for writes of `HO * WO * CO` values, and no other thread accesses the share
+/// of `part` meanwhile (calls with distinct indices of one count share none).
+#[cfg(feature = "std")]
+#[inline(always)]
+#[rustfmt::skip]
+pub(crate) unsafe fn conv2d_part<
+    const H: usize, const W: usize, const CI: usize, const HO: usize, const WO: usize,
+    const CO: usize, const KH: usize, const KW: usize, const SH: usize, const SW: usize,
+    const PT: usize, const PL: usize,
+>(input: &[i8], weights: &[f32], params: &[f32], out: *mut i8, part: crate::kernels::Part) {
+    check_operands("q8::conv2d", [input.len(), H * W * CI], KH * KW * CI, CO, weights, params);
+    let (lo, hi) = part_range(part, HO, 1);
+    // SAFETY: rows `lo..hi` of the output are this part's (the caller's guarantee).
+    let out = unsafe { share(out, lo * WO * CO, (hi - lo) * WO * CO) };
+    conv2d_rows::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL>(input, weights, params, lo..hi, out)
+}
+
+/// [`depthwise`] for one share of the output rows.
+///
+/// # Safety
+///
+/// As [`conv2d_part`], for `HO * WO * C` values.
+#[cfg(feature = "std")]
+#[inline(always)]
+#[rustfmt::skip]
+pub(crate) unsafe fn depthwise_part<
+    const H: usize, const W: usize, const C: usize, const HO: usize, const WO: usize,
+    const KH: usize, const KW: usize, const SH: usize, const SW: usize, const PT: usize,
+    const PL: usize,
+>(input: &[i8], weights: &[f32], params: &[f32], out: *mut i8, part: crate::kernels::Part) {
+    check_operands("q8::depthwise", [input.len(), H * W * C], KH * KW, C, weights, params);
+    let (lo, hi) = part_range(part, HO, 1);
+    // SAFETY: rows `lo..hi` of the output are this part's (the caller's guarantee).
+    let out = unsafe { share(out, lo * WO * C, (hi - lo) * WO * C) };
+    depthwise_rows::<H, W, C, HO, WO, KH, KW, SH, SW, PT, PL>(input, weights, params, lo..hi, out)
+}
+
+/// [`pointwise`] for one share of the pixels (whole tiles of 6).
+///
+/// # Safety
+///
+/// As [`conv2d_part`], for `HW * CO` values.
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) unsafe fn pointwise_part<const HW: usize, const CI: usize, const CO: usize>(
+    input: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: *mut i8,
+    part: crate::kernels::Part,
+) {
+    check_len("q8::pointwise", "input", input.len(), HW * CI);
+    let (lo, hi) = part_range(part, HW, 6);
+    // SAFETY: pixels `lo..hi` of the output are this part's (the caller's guarantee).
+    let out = unsafe { share(out, lo * CO, (hi - lo) * CO) };
+    pointwise_pixels::<CI, CO>(&input[lo * CI..hi * CI], weights, params, out)
+}
+
+/// [`add`] for one share of the values (whole runs of 64).
+///
+/// # Safety
+///
+/// As [`conv2d_part`], for `N` values.
+#[cfg(feature = "std")]
+#[inline(always)]
+pub(crate) unsafe fn add_part<const N: usize>(
+    a: &[i8],
+    b: &[i8],
+    weights: &[f32],
+    params: &[f32],
+    out: *mut i8,
+    part: crate::kernels::Part,
+) {
+    check_add::<N>(a, b, weights, params);
+    let (lo, hi) = part_range(part, N, 64);
+    // SAFETY: values `lo..hi` of the output are this part's (the caller's guarantee).
+    let out = unsafe { share(out, lo, hi - lo) };
+    add_values(&a[lo..hi], &b[lo..hi], params, out)
 }
 
 /// The rounded mean of `acc / n`, half away from zero (TFLite's average pool; its `u8`

@@ -167,6 +167,39 @@ fn packed_pointwise(
     (w, p, wq, pq)
 }
 
+/// Runs `f(rows, out)` over `n` output rows split into 2, 3 and 5 consecutive ranges (as the
+/// parts of a threaded forward split them), each call given only its rows' output; the rows
+/// together must be `want`.
+fn assert_row_splits(
+    want: &[i8],
+    n: usize,
+    what: &str,
+    f: impl Fn(core::ops::Range<usize>, &mut [i8]),
+) {
+    let row = want.len() / n;
+    for count in [2, 3, 5] {
+        let mut got = vec![0x55i8; want.len()];
+        for index in 0..count {
+            let (lo, hi) = crate::kernels::Part { index, count }.range(n);
+            f(lo..hi, &mut got[lo * row..hi * row]);
+        }
+        assert_eq!(got, want, "{what} in {count} row ranges");
+    }
+}
+
+/// Runs a quantized kernel's `_part` entry point in 2, 3 and 5 parts (as threads would), each on
+/// the whole output; together they must give `want`.
+#[cfg(feature = "std")]
+fn assert_parts(want: &[i8], what: &str, run: impl Fn(*mut i8, crate::kernels::Part)) {
+    for count in [2, 3, 5] {
+        let mut got = vec![0x55i8; want.len()];
+        for index in 0..count {
+            run(got.as_mut_ptr(), crate::kernels::Part { index, count });
+        }
+        assert_eq!(got, want, "{what} in {count} parts");
+    }
+}
+
 fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut u64) {
     for unsigned in [false, true] {
         let (w, p, wq, pq) = packed_pointwise(CI, CO, unsigned, seed);
@@ -200,11 +233,20 @@ fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut 
         let mut got = vec![0i8; HW * CO];
         pointwise::<HW, CI, CO>(&x, &w, &p, &mut got);
         assert_eq!(got, want, "dispatched pointwise {HW}x{CI}->{CO}");
+        #[cfg(feature = "std")]
+        assert_parts(
+            &want,
+            &std::format!("pointwise {HW}x{CI}->{CO}"),
+            |y, part| {
+                // SAFETY: `y` holds the `HW * CO` outputs; the parts run one after another.
+                unsafe { super::kernels::pointwise_part::<HW, CI, CO>(&x, &w, &p, y, part) }
+            },
+        );
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         if Isa::Avx2.is_supported() {
             let mut got = vec![0i8; HW * CO];
             // SAFETY: AVX2 is supported (checked above).
-            unsafe { super::avx2::pointwise::<HW, CI, CO>(&x, &w, &p, &mut got) };
+            unsafe { super::avx2::pointwise::<CI, CO>(&x, &w, &p, &mut got) };
             assert_eq!(got, want, "avx2 pointwise {HW}x{CI}->{CO}");
         }
         // The quads layout (where `CI % 4 == 0`; else packing keeps pairs): its scalar twin
@@ -223,11 +265,20 @@ fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut 
         let mut got = vec![0i8; HW * CO];
         pointwise::<HW, CI, CO>(&x, &wq, &pq, &mut got);
         assert_eq!(got, want, "dispatched quads pointwise {HW}x{CI}->{CO}");
+        #[cfg(feature = "std")]
+        assert_parts(
+            &want,
+            &std::format!("quads pointwise {HW}x{CI}->{CO}"),
+            |y, part| {
+                // SAFETY: as above.
+                unsafe { super::kernels::pointwise_part::<HW, CI, CO>(&x, &wq, &pq, y, part) }
+            },
+        );
         #[cfg(target_arch = "x86_64")]
         if crate::kernels::vnni_supported() {
             let mut got = vec![0x55i8; HW * CO];
             // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
-            unsafe { super::avx512::pointwise_quads::<HW, CI, CO>(&x, &wq, &pq, &mut got) };
+            unsafe { super::avx512::pointwise_quads::<CI, CO>(&x, &wq, &pq, &mut got) };
             assert_eq!(got, want, "avx512 vnni pointwise {HW}x{CI}->{CO}");
         }
     }
@@ -386,30 +437,63 @@ fn depthwise_one<
     );
     let mut got = vec![0i8; HO * WO * C];
     super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
-    assert_eq!(got, want, "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
+    let what = std::format!("depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
+    assert_eq!(got, want, "{what}");
+    #[cfg(feature = "std")]
+    assert_parts(&want, &what, |y, part| {
+        // SAFETY: `y` holds the `HO * WO * C` outputs; the parts run one after another.
+        unsafe {
+            super::kernels::depthwise_part::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(
+                &x, &wo, &po, y, part,
+            )
+        }
+    });
+    assert_row_splits(&want, HO, &std::format!("scalar {what}"), |rows, y| {
+        super::kernels::depthwise_scalar_rows::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(
+            &x, &wo, &po, rows, y,
+        )
+    });
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if Isa::Avx2.is_supported() {
         let mut got = vec![0x55i8; HO * WO * C];
         // SAFETY: AVX2 is supported (checked above).
         unsafe {
-            super::avx2::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got)
+            super::avx2::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(
+                &x,
+                &wo,
+                &po,
+                0..HO,
+                &mut got,
+            )
         };
-        assert_eq!(
-            got, want,
-            "avx2 depthwise {H}x{W}x{C} s{S} unsigned {unsigned}"
-        );
+        assert_eq!(got, want, "avx2 {what}");
+        assert_row_splits(&want, HO, &std::format!("avx2 {what}"), |rows, y| {
+            // SAFETY: AVX2 is supported (checked above).
+            unsafe {
+                super::avx2::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, rows, y)
+            }
+        });
     }
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::vnni_supported() {
         let mut got = vec![0x55i8; HO * WO * C];
         // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
         unsafe {
-            super::avx512::depthwise3x3::<H, W, C, HO, WO, S, S, PT, PT>(&x, &wo, &po, &mut got)
+            super::avx512::depthwise3x3::<H, W, C, HO, WO, S, S, PT, PT>(
+                &x,
+                &wo,
+                &po,
+                0..HO,
+                &mut got,
+            )
         };
-        assert_eq!(
-            got, want,
-            "avx512 depthwise {H}x{W}x{C} s{S} unsigned {unsigned}"
-        );
+        assert_eq!(got, want, "avx512 {what}");
+        assert_row_splits(&want, HO, &std::format!("avx512 {what}"), |rows, y| {
+            // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
+            unsafe {
+                super::avx512::depthwise3x3::<H, W, C, HO, WO, S, S, PT, PT>(&x, &wo, &po, rows, y)
+            }
+        });
     }
     assert!(
         want.iter().any(|&v| v != want[0]),
@@ -497,17 +581,44 @@ fn conv_case<
     );
     let mut got = vec![0i8; HO * HO * CO];
     super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(&x, &wo, &po, &mut got);
-    assert_eq!(got, want, "conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    let what = std::format!("conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    assert_eq!(got, want, "{what}");
+    #[cfg(feature = "std")]
+    assert_parts(&want, &what, |y, part| {
+        // SAFETY: `y` holds the `HO * HO * CO` outputs; the parts run one after another.
+        unsafe {
+            super::kernels::conv2d_part::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
+                &x, &wo, &po, y, part,
+            )
+        }
+    });
+    assert_row_splits(&want, HO, &std::format!("scalar {what}"), |rows, y| {
+        super::kernels::conv2d_scalar_rows::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
+            &x, &wo, &po, rows, y,
+        )
+    });
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     if Isa::Avx2.is_supported() {
         let mut got = vec![0x55i8; HO * HO * CO];
         // SAFETY: AVX2 is supported (checked above).
         unsafe {
             super::avx2::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
-                &x, &wo, &po, &mut got,
+                &x,
+                &wo,
+                &po,
+                0..HO,
+                &mut got,
             )
         };
-        assert_eq!(got, want, "avx2 conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+        assert_eq!(got, want, "avx2 {what}");
+        assert_row_splits(&want, HO, &std::format!("avx2 {what}"), |rows, y| {
+            // SAFETY: AVX2 is supported (checked above).
+            unsafe {
+                super::avx2::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
+                    &x, &wo, &po, rows, y,
+                )
+            }
+        });
     }
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::vnni_supported() && super::kernels::conv2d_has_avx512(3, 3, CI, CO) {
@@ -515,10 +626,22 @@ fn conv_case<
         // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
         unsafe {
             super::avx512::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
-                &x, &wo, &po, &mut got,
+                &x,
+                &wo,
+                &po,
+                0..HO,
+                &mut got,
             )
         };
-        assert_eq!(got, want, "avx512 conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+        assert_eq!(got, want, "avx512 {what}");
+        assert_row_splits(&want, HO, &std::format!("avx512 {what}"), |rows, y| {
+            // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
+            unsafe {
+                super::avx512::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(
+                    &x, &wo, &po, rows, y,
+                )
+            }
+        });
     }
     assert!(
         want.iter().any(|&v| v != want[0]),
@@ -582,5 +705,23 @@ fn add_every_isa_matches_scalar() {
                 assert_eq!(got, want, "avx512 add of {n}");
             }
         }
+        #[cfg(feature = "std")]
+        {
+            add_parts::<1000>(&pw, &mut seed);
+            add_parts::<4099>(&pw, &mut seed);
+        }
     }
+}
+
+/// The quantized add of `N` random values in parts (whole runs of 64 each) against the whole.
+#[cfg(feature = "std")]
+fn add_parts<const N: usize>(pw: &[f32], seed: &mut u64) {
+    let xa: Vec<i8> = (0..N).map(|_| lcg(seed) as i8).collect();
+    let xb: Vec<i8> = (0..N).map(|_| lcg(seed) as i8).collect();
+    let mut want = vec![0i8; N];
+    super::kernels::add::<N>(&xa, &xb, &[], pw, &mut want);
+    assert_parts(&want, &std::format!("add of {N}"), |y, part| {
+        // SAFETY: `y` holds the `N` outputs; the parts run one after another.
+        unsafe { super::kernels::add_part::<N>(&xa, &xb, &[], pw, y, part) }
+    });
 }

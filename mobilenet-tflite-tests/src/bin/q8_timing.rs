@@ -1,8 +1,9 @@
-//! `q8_timing <model> [--input x.bin] [--iters 200] [--isa scalar|avx2]`
+//! `q8_timing <model> [--input x.bin] [--iters 200] [--isa scalar|avx2] [--threads N]`
 //!
 //! Times one imported TFLite model (`q_v1_100_224`, ... of `mobilenet_tflite_tests::models`;
 //! with `MOBILENET_TFLITE_FLOAT` set at build time also the dequantized `f_v1_100_224`, ...)
-//! single-threaded and prints a JSON line like `mobilenet-bench`'s `timing`: median, min and
+//! single-threaded (`forward`), or with `--threads N > 1` on a pool of N threads
+//! (`forward_parallel`), and prints a JSON line like `mobilenet-bench`'s `timing`: median, min and
 //! mean milliseconds, GFLOP/s, the ISA and the output. `--input` holds the raw input values
 //! (bytes for `u8`/`i8` models, little-endian `f32` for float ones); without it a fixed pattern.
 
@@ -72,7 +73,7 @@ fn input_values<T: Elem>(bytes: Option<&[u8]>, len: usize) -> Vec<T> {
 
 #[cfg(tflite_models)]
 macro_rules! run {
-    ($m:path, $input:expr, $iters:expr) => {{
+    ($m:path, $input:expr, $iters:expr, $pool:expr) => {{
         use $m as net;
         let model = net::Model::embedded();
         let input = input_values::<net::IoElem>($input, net::INPUT_LEN);
@@ -80,13 +81,18 @@ macro_rules! run {
         let mut out = vec![net::IoElem::default(); net::OUTPUT_LEN];
         let out_arr = net::output_array(&mut out).unwrap_or_else(|e| fail(e.to_string()));
         let mut scratch = net::Model::new_scratch();
+        let pool: &Option<mobilenet_runtime::threads::Pool> = $pool;
+        let mut forward = |out: &mut _| match pool {
+            Some(pool) => model.forward_parallel(pool, input, out, &mut scratch),
+            None => model.forward(input, out, &mut scratch),
+        };
         for _ in 0..10 {
-            model.forward(input, out_arr, &mut scratch);
+            forward(out_arr);
         }
         let mut times = Vec::with_capacity($iters);
         for _ in 0..$iters {
             let t = Instant::now();
-            model.forward(input, out_arr, &mut scratch);
+            forward(out_arr);
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let out: Vec<String> = out.iter().map(|v| v.to_string()).collect();
@@ -102,12 +108,12 @@ macro_rules! run {
 #[cfg(tflite_models)]
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: q8_timing <q_v1_025_128|q_v1_050_160|q_v1_075_192|q_v1_100_224|q_v2_100_224|q_v2_ptq_224|f_v1_025_128|f_v1_100_224|f_v2_ptq_224> [--input FILE] [--iters N] [--isa scalar|avx2]";
+    let usage = "usage: q8_timing <q_v1_025_128|q_v1_050_160|q_v1_075_192|q_v1_100_224|q_v2_100_224|q_v2_ptq_224|f_v1_025_128|f_v1_100_224|f_v2_ptq_224> [--input FILE] [--iters N] [--isa scalar|avx2] [--threads N]";
     let Some(name) = args.get(1).cloned() else {
         eprintln!("{usage}");
         std::process::exit(2)
     };
-    let (mut input, mut iters) = (None::<Vec<u8>>, 200usize);
+    let (mut input, mut iters, mut threads) = (None::<Vec<u8>>, 200usize, 1usize);
     let mut i = 2;
     while i < args.len() {
         let v = args.get(i + 1).cloned().unwrap_or_default();
@@ -119,6 +125,13 @@ fn main() {
                 iters = v
                     .parse()
                     .unwrap_or_else(|_| fail(format!("--iters {v}: not a count")))
+            }
+            "--threads" => {
+                threads = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n >= 1)
+                    .unwrap_or_else(|| fail(format!("--threads {v}: not a positive count")))
             }
             "--isa" => {
                 let isa = Isa::ALL
@@ -132,31 +145,36 @@ fn main() {
         i += 2;
     }
     let input = input.as_deref();
+    let pool = (threads > 1).then(|| mobilenet_runtime::threads::Pool::new(threads));
+    let pool = &pool;
     use mobilenet_tflite_tests::models;
     let (mult_adds, elem, times, out) = match name.as_str() {
-        "q_v1_025_128" => run!(models::q_v1_025_128, input, iters),
-        "q_v1_050_160" => run!(models::q_v1_050_160, input, iters),
-        "q_v1_075_192" => run!(models::q_v1_075_192, input, iters),
-        "q_v1_100_224" => run!(models::q_v1_100_224, input, iters),
-        "q_v2_100_224" => run!(models::q_v2_100_224, input, iters),
-        "q_v2_ptq_224" => run!(models::q_v2_ptq_224, input, iters),
+        "q_v1_025_128" => run!(models::q_v1_025_128, input, iters, pool),
+        "q_v1_050_160" => run!(models::q_v1_050_160, input, iters, pool),
+        "q_v1_075_192" => run!(models::q_v1_075_192, input, iters, pool),
+        "q_v1_100_224" => run!(models::q_v1_100_224, input, iters, pool),
+        "q_v2_100_224" => run!(models::q_v2_100_224, input, iters, pool),
+        "q_v2_ptq_224" => run!(models::q_v2_ptq_224, input, iters, pool),
         #[cfg(tflite_float)]
         "f_v1_025_128" => run!(
             mobilenet_tflite_tests::float_models::f_v1_025_128,
             input,
-            iters
+            iters,
+            pool
         ),
         #[cfg(tflite_float)]
         "f_v1_100_224" => run!(
             mobilenet_tflite_tests::float_models::f_v1_100_224,
             input,
-            iters
+            iters,
+            pool
         ),
         #[cfg(tflite_float)]
         "f_v2_ptq_224" => run!(
             mobilenet_tflite_tests::float_models::f_v2_ptq_224,
             input,
-            iters
+            iters,
+            pool
         ),
         other if other.starts_with("f_") => fail(format!(
             "{other}: the float networks are built with MOBILENET_TFLITE_FLOAT=1 set"
@@ -177,7 +195,7 @@ fn main() {
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     let gflops = 2.0 * mult_adds as f64 / (med * 1e-3) / 1e9;
     println!(
-        "{{\"network\":\"{name}\",\"io\":\"{elem}\",\"isa\":\"{}\",\"iters\":{iters},\"median_ms\":{med:.4},\"min_ms\":{min:.4},\"mean_ms\":{mean:.4},\"gflops\":{gflops:.2},\"output\":[{}]}}",
+        "{{\"network\":\"{name}\",\"io\":\"{elem}\",\"isa\":\"{}\",\"threads\":{threads},\"iters\":{iters},\"median_ms\":{med:.4},\"min_ms\":{min:.4},\"mean_ms\":{mean:.4},\"gflops\":{gflops:.2},\"output\":[{}]}}",
         kernels::active_isa(),
         out.join(",")
     );
