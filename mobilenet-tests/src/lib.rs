@@ -131,3 +131,35 @@ pub fn top_k(v: &[f32], k: usize) -> Vec<usize> {
     idx.truncate(k);
     idx
 }
+
+/// A global allocator that forwards to the system's and counts every allocation, deallocation
+/// and reallocation, for the tests that show a forward pass allocates nothing. A test binary
+/// installs it with `#[global_allocator] static GLOBAL: CountingAlloc = CountingAlloc;` and
+/// reads [`allocations`].
+pub struct CountingAlloc;
+
+static ALLOCS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The allocator calls so far (all threads; counted only where [`CountingAlloc`] is installed).
+pub fn allocations() -> usize {
+    ALLOCS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+// SAFETY: forwards every call unchanged to the system allocator; only counts them.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // SAFETY: same contract as our caller's.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+}

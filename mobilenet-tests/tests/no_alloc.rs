@@ -1,33 +1,10 @@
 //! `forward` performs no heap allocation: a counting global allocator sees zero allocations
 //! (and deallocations) during forward passes, after loading.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts them.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use mobilenet_tests::{allocations, CountingAlloc};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 mobilenet_macros::mobilenet!(
     spec = "../specs/seed_cifar100.toml",
@@ -50,21 +27,21 @@ macro_rules! allocations_in_forward {
         let input: &[f32; $m::INPUT_LEN] = input.as_slice().try_into().unwrap();
         let mut out = [0.0f32; $m::OUTPUT_LEN];
         // The counter works: loading allocates.
-        let before_load = ALLOCS.load(Ordering::SeqCst);
+        let before_load = allocations();
         let again = $m::Model::embedded();
         assert!(
-            ALLOCS.load(Ordering::SeqCst) > before_load,
+            allocations() > before_load,
             "the counting allocator is not active"
         );
         drop(again);
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocations();
         for _ in 0..3 {
             $(
                 model.$method(input, &mut out, &mut scratch);
                 assert!(out.iter().all(|v| v.is_finite()));
             )*
         }
-        ALLOCS.load(Ordering::SeqCst) - before
+        allocations() - before
     }};
 }
 
@@ -93,13 +70,13 @@ fn parallel_forward_allocates_nothing_and_matches_forward() {
         let pool = mobilenet_runtime::threads::Pool::new(threads);
         let mut out = [0.0f32; v2::OUTPUT_LEN];
         model.forward_parallel(&pool, &input, &mut out, &mut scratch); // warm-up
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocations();
         for _ in 0..3 {
             out.fill(0.0);
             model.forward_parallel(&pool, &input, &mut out, &mut scratch);
         }
         assert_eq!(
-            ALLOCS.load(Ordering::SeqCst) - before,
+            allocations() - before,
             0,
             "{threads} threads: forward_parallel allocated"
         );
@@ -150,13 +127,13 @@ fn batch_forward_allocates_nothing_and_matches_forward() {
         let mut scratches: Vec<_> = (0..threads).map(|_| v2::Model::new_scratch()).collect();
         let mut outputs = vec![[0.0f32; v2::OUTPUT_LEN]; images];
         model.forward_batch(&pool, &inputs, &mut outputs, &mut scratches); // warm-up
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = allocations();
         for _ in 0..3 {
             outputs.iter_mut().for_each(|o| o.fill(0.0));
             model.forward_batch(&pool, &inputs, &mut outputs, &mut scratches);
         }
         assert_eq!(
-            ALLOCS.load(Ordering::SeqCst) - before,
+            allocations() - before,
             0,
             "{threads} threads: the batch allocated"
         );

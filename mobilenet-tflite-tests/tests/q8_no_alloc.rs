@@ -4,33 +4,10 @@
 //! Visual Wake Words int8 model (`scripts/fetch_real_model.sh`) and, where `../shared` is, the
 //! released int8 per-channel v2 1.0/224.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards every call unchanged to the system allocator; only counts them.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::SeqCst);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use mobilenet_tests::{allocations, CountingAlloc};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 /// `forward_parallel` of model module `$m` on pools of 2 and 3 threads: no allocation after a
 /// warm-up call, and `forward`'s output.
@@ -50,11 +27,11 @@ macro_rules! threaded_allocates_nothing {
             let pool = mobilenet_runtime::threads::Pool::new(threads);
             let mut out = [Default::default(); net::OUTPUT_LEN];
             model.forward_parallel(&pool, input, &mut out, &mut scratch); // warm-up
-            let before = ALLOCS.load(Ordering::SeqCst);
+            let before = allocations();
             for _ in 0..3 {
                 model.forward_parallel(&pool, input, &mut out, &mut scratch);
             }
-            let n = ALLOCS.load(Ordering::SeqCst) - before;
+            let n = allocations() - before;
             assert_eq!(
                 n,
                 0,
