@@ -459,12 +459,8 @@ pub(crate) fn check_pointwise<const HW: usize, const CI: usize, const CO: usize>
     params: &[f32],
     out: &mut [i8],
 ) {
-    let k = "q8::pointwise";
-    let (wl, pl) = super::pointwise_len(CI, CO);
-    check_len(k, "input", input.len(), HW * CI);
-    check_len(k, "weights", weights.len(), wl);
-    check_len(k, "params", params.len(), pl);
-    check_len(k, "out", out.len(), HW * CO);
+    check_len("q8::pointwise", "input", input.len(), HW * CI);
+    pointwise_hw::<CI, CO>(input, weights, params, out);
 }
 
 /// Panics unless a pointwise layer's weights are packed as [`PointwiseLayout::Pairs`] (what the
