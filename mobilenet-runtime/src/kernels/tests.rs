@@ -396,6 +396,10 @@ fn depthwise_matches_reference() {
     depthwise_case!(9, 9, 203, 9, 9, 3, 3, 1, 1, 1, 1, ACT_RELU6);
     depthwise_case!(8, 8, 200, 4, 4, 3, 3, 2, 2, 0, 0, ACT_RELU);
     depthwise_case!(4, 4, 197, 4, 4, 3, 3, 1, 1, 1, 1, ACT_NONE);
+    // Multiples of 512 channels, which AVX-512 convolves in place where the dense buffer
+    // would fit (`vector::DW_ALIASED_C`); AVX2 keeps the dense path.
+    depthwise_case!(7, 7, 512, 7, 7, 3, 3, 1, 1, 1, 1, ACT_RELU6);
+    depthwise_case!(7, 7, 1024, 4, 4, 3, 3, 2, 2, 1, 1, ACT_NONE);
 }
 
 /// `pointwise` (or, with `add:`, `pointwise_add`, whose output buffer holds a residual on

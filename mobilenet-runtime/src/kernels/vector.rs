@@ -534,6 +534,14 @@ const DW_LINE: usize = 16;
 /// 9-14% on v2's 192- and 384-channel ones; slower below, e.g. 8x8x128 and 16x16x64, whose
 /// pixels are close enough not to alias).
 const DW_LINE_C: usize = 192;
+/// Channels whose multiples the dense depthwise path leaves to the in-place one on 16-lane
+/// vectors: with pixels 2 or 4 KiB apart, the slice's gathered input lines and stored output
+/// lines fall into one or two L1 sets. Measured on Zen 5 (AVX-512, minima of 3 interleaved
+/// `layers` runs): in place 0.54x the dense time on v1's 14x14x512, 0.53x on 14x14x512 at
+/// stride 2, 0.57x on 7x7x1024; v2's 384- and 576-channel layers are as fast either way. AVX2
+/// keeps the dense path: its 6-pixel runs recompute most of a 7-wide row in place (2.1x
+/// slower on 7x7x1024).
+const DW_ALIASED_C: usize = 512;
 /// Most vectors in a dense depthwise slice (4-lane vectors on a cache line).
 const DW_MAX_V: usize = 4;
 
@@ -559,7 +567,8 @@ const fn dense_width<const WO: usize, const KW: usize, const SW: usize>() -> usi
 
 /// Whether [`depthwise`] goes through the dense buffer: when the padded slice, rounded up to
 /// whole runs, fits. (Measured on AVX2: wider slices, e.g. 28x28 at stride 2, are faster in
-/// place; the copy costs more than the borders it saves.)
+/// place; the copy costs more than the borders it saves.) Not on 16-lane vectors when pixels
+/// are a multiple of 2 KiB apart ([`DW_ALIASED_C`]).
 const fn use_dense<
     const C: usize,
     const HO: usize,
@@ -571,6 +580,9 @@ const fn use_dense<
 >(
     lanes: usize,
 ) -> bool {
+    if lanes >= DW_LINE && C.is_multiple_of(DW_ALIASED_C) {
+        return false;
+    }
     let px = dw_px(WO, lanes);
     let run_width = (WO.div_ceil(px) * px - 1) * SW + KW;
     dense_rows::<HO, KH, SH>() * run_width * dw_slice(C, lanes) <= DENSE_FLOATS
