@@ -257,6 +257,21 @@ pub fn vnni_supported() -> bool {
     false
 }
 
+/// Whether this CPU has AVX-512 VBMI (byte permutes) beside [`vnni_supported`]'s features:
+/// the quantized depthwise kernel's byte-column variant.
+#[allow(unreachable_code)]
+pub fn vbmi_supported() -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512vbmi"))]
+    {
+        return vnni_supported();
+    }
+    #[cfg(all(target_arch = "x86_64", feature = "std"))]
+    {
+        return vnni_supported() && std::is_x86_feature_detected!("avx512vbmi");
+    }
+    false
+}
+
 /// Whether the quantized kernels run their AVX-512 VNNI variants: the active instruction set is
 /// AVX-512 and the CPU has VNNI ([`vnni_supported`]).
 #[inline]

@@ -16,13 +16,14 @@
 //! offset's correction. Pixels are taken in blocks whose inputs stay in L1; within a block,
 //! each group of 4 panels derives its requantization constants once for all the block's tiles.
 //!
-//! Depthwise 3x3 and add: 16 channels per vector, `vpdpwssd` over `i16` tap pairs for the
-//! former (see [`depthwise3x3`]).
+//! Depthwise 3x3 and add: 16 channels per vector; the former with `vpdpwssd` over `i16` tap
+//! pairs, or where the taps fit bytes and the CPU has VBMI, `vpdpbusd` over byte columns (see
+//! [`depthwise3x3`]).
 
 use core::arch::x86_64::*;
 use core::ops::Range;
 
-use super::{co16, co8, ConvHeader};
+use super::{co16, co8, ConvHeader, DepthwiseLayout};
 
 /// The requantization scale of 16 channels: TFLite's `MultiplyByQuantizedMultiplier` (double
 /// rounding) with per-lane multipliers (non-negative) and shifts.
@@ -739,7 +740,10 @@ struct DwBlock {
     w01: [__m512i; 3],
     /// Tap (2, kx) alone (its pair's weight 0).
     w2: [__m512i; 3],
-    /// The bias less `z_x` times the sum of the 9 taps.
+    /// Column kx's taps as the bytes `(w(0, kx), w(1, kx), w(2, kx), 0)` per lane (the byte
+    /// variant; zero in the other).
+    wb: [__m512i; 3],
+    /// The bias less `z_x` (the byte variant: `z_x + 128`) times the sum of the 9 taps.
     bias: __m512i,
     scale: Scale16,
 }
@@ -754,6 +758,12 @@ struct DwBlock {
 /// it, and neighbouring outputs share the columns they overlap (all but one at stride 1).
 /// Operands stay within 255 in magnitude: nothing saturates. Outputs go through the output
 /// stage four pixels at a time.
+///
+/// Where the layer's taps were also packed as bytes ([`DepthwiseLayout::WordsAndBytes`]) and
+/// the CPU has VBMI, a column is instead one vector: each lane's three input rows as the bytes
+/// `x ^ 0x80` (one two-source byte permute of the three loads), so that each output is three
+/// `vpdpbusd` over the columns under it (`u8` inputs, `i8` taps, four products per lane, the
+/// fourth tap 0), with `(z_x + 128) * sum(w)` off the bias.
 ///
 /// # Safety
 ///
@@ -776,31 +786,24 @@ pub unsafe fn depthwise3x3<
     rows: Range<usize>,
     out: &mut [i8],
 ) {
-    let c8 = co8(C);
-    assert!(rows.end <= HO && weights.len() >= 9 * c8 && input.len() >= H * W * C);
-    assert!(out.len() >= rows.len() * WO * C && params.len() >= super::CONV_HEADER + 3 * c8);
-    // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); the lengths are checked above.
+    let bytes = ConvHeader::read(params).layout == DepthwiseLayout::WordsAndBytes as i32
+        && crate::kernels::vbmi_supported();
+    // SAFETY: this function's contract; VBMI where `bytes` (checked above).
     unsafe {
-        if any_left(params, c8, C) {
-            depthwise3x3_blocks::<H, W, C, HO, WO, SH, SW, PT, PL, true>(
-                input, weights, params, rows, out,
-            )
-        } else {
-            depthwise3x3_blocks::<H, W, C, HO, WO, SH, SW, PT, PL, false>(
-                input, weights, params, rows, out,
-            )
-        }
+        depthwise3x3_variant::<H, W, C, HO, WO, SH, SW, PT, PL>(
+            bytes, input, weights, params, rows, out,
+        )
     }
 }
 
-/// [`depthwise3x3`], `LEFT` as [`Scale16::apply`]'s.
+/// [`depthwise3x3`] with the byte-column variant (`bytes`) or the `i16` pair one.
 ///
 /// # Safety
 ///
-/// As [`depthwise3x3`], lengths checked.
+/// As [`depthwise3x3`]; with `bytes`, the CPU has VBMI and the layer's header says
+/// [`DepthwiseLayout::WordsAndBytes`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-#[inline]
-unsafe fn depthwise3x3_blocks<
+pub(super) unsafe fn depthwise3x3_variant<
     const H: usize,
     const W: usize,
     const C: usize,
@@ -810,8 +813,8 @@ unsafe fn depthwise3x3_blocks<
     const SW: usize,
     const PT: usize,
     const PL: usize,
-    const LEFT: bool,
 >(
+    bytes: bool,
     input: &[i8],
     weights: &[f32],
     params: &[f32],
@@ -819,131 +822,286 @@ unsafe fn depthwise3x3_blocks<
     out: &mut [i8],
 ) {
     let c8 = co8(C);
-    let h = ConvHeader::read(params);
-    let stage = Output::new(&h);
-    let zp = h.input_zero_point;
-    let low = _mm512_set1_epi32(0xffff);
-    let block = |c0: usize| -> DwBlock {
-        // Tap (ky, kx)'s 16 weights.
-        // SAFETY: word `t * c8 + c0 ..` of the `9 * c8` weights; the lanes past `c8` are
-        // masked off.
-        let tap = |t: usize| unsafe { channels16(weights, t * c8, c8, c0) };
-        let taps: [__m512i; 9] = core::array::from_fn(tap);
-        let sum = taps
-            .iter()
-            .fold(_mm512_setzero_si512(), |s, &t| _mm512_add_epi32(s, t));
-        // SAFETY: the bias array holds `c8` words after the header; `c0 < C <= c8`.
-        let bias = unsafe { channels16(params, super::CONV_HEADER, c8, c0) };
-        DwBlock {
-            c0,
-            bytes: ((1u32 << (C - c0).min(16)) - 1) as __mmask16,
-            w01: core::array::from_fn(|kx| {
-                _mm512_or_si512(
-                    _mm512_and_si512(taps[kx], low),
-                    _mm512_slli_epi32(taps[3 + kx], 16),
+    let words = super::depthwise_len(3, 3, C).0;
+    assert!(rows.end <= HO && weights.len() >= words && input.len() >= H * W * C);
+    assert!(out.len() >= rows.len() * WO * C && params.len() >= super::CONV_HEADER + 3 * c8);
+    assert!(
+        !bytes || ConvHeader::read(params).layout == DepthwiseLayout::WordsAndBytes as i32,
+        "depthwise3x3: the byte variant needs byte columns"
+    );
+    macro_rules! go {
+        ($kernel:ident, $left:literal, $bytes:literal) => {
+            // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract), VBMI for the byte
+            // variant (`bytes`, the caller's guarantee); the lengths are checked above.
+            unsafe {
+                $kernel::<H, W, C, HO, WO, SH, SW, PT, PL, $left, $bytes>(
+                    input, weights, params, rows, out,
                 )
-            }),
-            w2: core::array::from_fn(|kx| _mm512_and_si512(taps[6 + kx], low)),
-            bias: _mm512_sub_epi32(bias, _mm512_mullo_epi32(sum, _mm512_set1_epi32(zp))),
-            // SAFETY: the parameter region has `c8` channels and `c0 < c8`.
-            scale: unsafe { Scale16::load(params, c8, c0) },
-        }
-    };
-    let pair_words = index(&PAIR_WORDS);
-    // The zero point as an input row widened to `i16`, as a tap pair, and widened to `i32`.
-    let zp16 = _mm256_set1_epi16(zp as i16);
-    let zp_pair = _mm512_set1_epi32((zp & 0xffff) | (zp << 16));
-    let zp32 = _mm512_set1_epi32(zp);
-    let x = input.as_ptr();
-    // `out` holds output rows `rows`, from `row0`.
-    let (y, row0) = (out.as_mut_ptr(), rows.start);
-    let row = |oy: usize, b: &DwBlock| {
-        // The window's three input rows, or none where outside the image.
-        let rows: [Option<usize>; 3] = core::array::from_fn(|ky| {
-            let iy = (oy * SH + ky).wrapping_sub(PT);
-            (iy < H).then_some(iy)
-        });
-        // The block's 16 stored bytes at input pixel (iy, ix).
-        // SAFETY: pixel `(iy, ix)` is inside the image and channels `c0..c0 + 16` masked to the
-        // `C` that exist; the other bytes are not read.
-        let at = |iy: usize, ix: usize| unsafe {
-            _mm_maskz_loadu_epi8(b.bytes, x.add((iy * W + ix) * C + b.c0))
+            }
         };
-        // Input column `j` (in padded coordinates) under the window: rows 0 and 1 as an `i16`
-        // pair per lane, row 2 alone; the zero point outside the image.
-        let column = |j: usize| -> (__m512i, __m512i) {
-            let ix = j.wrapping_sub(PL);
-            if ix >= W {
-                return (zp_pair, zp32);
-            }
-            let wide = |r: Option<usize>| match r {
-                Some(iy) => _mm256_cvtepi8_epi16(at(iy, ix)),
-                None => zp16,
-            };
-            let pair = _mm512_permutex2var_epi16(
-                _mm512_castsi256_si512(wide(rows[0])),
-                pair_words,
-                _mm512_castsi256_si512(wide(rows[1])),
-            );
-            let r2 = match rows[2] {
-                Some(iy) => _mm512_cvtepi8_epi32(at(iy, ix)),
-                None => zp32,
-            };
-            (pair, r2)
-        };
-        let mut win = [column(0), column(1), column(2)];
-        let mut ox0 = 0;
-        while ox0 < WO {
-            let n = (WO - ox0).min(4);
-            let mut v = [_mm512_setzero_si512(); 4];
-            for (g, v) in v.iter_mut().enumerate().take(n) {
-                let ox = ox0 + g;
-                let j = ox * SW;
-                if ox > 0 {
-                    win = match SW {
-                        1 => [win[1], win[2], column(j + 2)],
-                        2 => [win[2], column(j + 1), column(j + 2)],
-                        _ => [column(j), column(j + 1), column(j + 2)],
-                    };
-                }
-                let mut a = b.bias;
-                let mut c = _mm512_setzero_si512();
-                for ((pair, single), (w01, w2)) in win.iter().zip(b.w01.iter().zip(&b.w2)) {
-                    a = _mm512_dpwssd_epi32(a, *pair, *w01);
-                    c = _mm512_dpwssd_epi32(c, *single, *w2);
-                }
-                *v = b.scale.apply::<LEFT>(_mm512_add_epi32(a, c));
-            }
-            let bytes = stage.pack(v);
-            for g in 0..n {
-                // SAFETY: channels `c0..c0 + 16` (masked to those that exist) of output pixel
-                // `(oy, ox0 + g)`, inside `out` (which holds rows `rows`; `ox0 + g < WO`).
-                unsafe {
-                    _mm_mask_storeu_epi8(
-                        y.add(((oy - row0) * WO + ox0 + g) * C + b.c0),
-                        b.bytes,
-                        quarter(bytes, g),
-                    )
-                };
-            }
-            ox0 += 4;
-        }
-    };
-    if H * W * C <= DW_BLOCK_OUTER_BYTES {
-        for c0 in (0..C).step_by(16) {
-            let b = block(c0);
-            for oy in rows.clone() {
-                row(oy, &b);
-            }
-        }
-    } else {
-        for oy in rows {
-            for c0 in (0..C).step_by(16) {
-                row(oy, &block(c0));
-            }
-        }
+    }
+    match (any_left(params, c8, C), bytes) {
+        (true, true) => go!(depthwise3x3_blocks_vbmi, true, true),
+        (false, true) => go!(depthwise3x3_blocks_vbmi, false, true),
+        (true, false) => go!(depthwise3x3_blocks, true, false),
+        (false, false) => go!(depthwise3x3_blocks, false, false),
     }
 }
+
+/// The first word of 16-channel block `b`'s column `kx` in the byte columns of a 3x3
+/// depthwise layer of `c` channels (after its `i32` taps).
+const fn byte_column(c: usize, b: usize, kx: usize) -> usize {
+    super::depthwise_len(3, 3, c).0 - super::depthwise_bytes_len(3, 3, c) + (b * 3 + kx) * 16
+}
+
+/// Bytes `4j + t` of a column: row `t`'s channel `j`, from the first source's bytes `0..16`
+/// (row 0) and `16..32` (row 1) and the second's `0..16` (row 2, also in the unused fourth
+/// byte, whose tap is 0).
+const COLUMN_BYTES: [i8; 64] = {
+    let mut a = [0i8; 64];
+    let mut j = 0;
+    while j < 16 {
+        a[4 * j] = j as i8;
+        a[4 * j + 1] = 16 + j as i8;
+        a[4 * j + 2] = 64 + j as i8;
+        a[4 * j + 3] = 64 + j as i8;
+        j += 1;
+    }
+    a
+};
+
+/// Defines `$name`, [`depthwise3x3`]'s kernel with `LEFT` as [`Scale16::apply`]'s and
+/// `BYTES` the byte-column variant, compiled for `$features` (twice: with VBMI for the byte
+/// variant, without it for the other, so that no VBMI instruction reaches a CPU without it).
+macro_rules! depthwise3x3_blocks {
+    ($name:ident, $features:literal) => {
+        /// A [`depthwise3x3`] kernel (see [`depthwise3x3_blocks!`]).
+        ///
+        /// # Safety
+        ///
+        /// As [`depthwise3x3_variant`], lengths checked; the CPU has every feature this
+        /// function is compiled for.
+        #[target_feature(enable = $features)]
+        #[inline]
+        #[allow(unused_unsafe)]
+        unsafe fn $name<
+            const H: usize,
+            const W: usize,
+            const C: usize,
+            const HO: usize,
+            const WO: usize,
+            const SH: usize,
+            const SW: usize,
+            const PT: usize,
+            const PL: usize,
+            const LEFT: bool,
+            const BYTES: bool,
+        >(
+            input: &[i8],
+            weights: &[f32],
+            params: &[f32],
+            rows: Range<usize>,
+            out: &mut [i8],
+        ) {
+            let c8 = co8(C);
+            let h = ConvHeader::read(params);
+            let stage = Output::new(&h);
+            let zp = h.input_zero_point;
+            let low = _mm512_set1_epi32(0xffff);
+            let block = |c0: usize| -> DwBlock {
+                // Tap (ky, kx)'s 16 weights.
+                // SAFETY: word `t * c8 + c0 ..` of the `9 * c8` weights; the lanes past `c8`
+                // are masked off.
+                let tap = |t: usize| unsafe { channels16(weights, t * c8, c8, c0) };
+                let taps: [__m512i; 9] = core::array::from_fn(tap);
+                let sum = taps
+                    .iter()
+                    .fold(_mm512_setzero_si512(), |s, &t| _mm512_add_epi32(s, t));
+                // SAFETY: the bias array holds `c8` words after the header; `c0 < C <= c8`.
+                let bias = unsafe { channels16(params, super::CONV_HEADER, c8, c0) };
+                let zero = _mm512_setzero_si512();
+                let (w01, w2, wb, offset) = if BYTES {
+                    // SAFETY: block `c0 / 16`'s three columns of 16 words lie inside the
+                    // `depthwise_len` weights (their byte columns cover `co16(C)` channels).
+                    let wb = core::array::from_fn(|kx| unsafe {
+                        _mm512_loadu_si512(
+                            weights.as_ptr().add(byte_column(C, c0 / 16, kx)) as *const _
+                        )
+                    });
+                    ([zero; 3], [zero; 3], wb, zp + 128)
+                } else {
+                    let w01 = core::array::from_fn(|kx| {
+                        _mm512_or_si512(
+                            _mm512_and_si512(taps[kx], low),
+                            _mm512_slli_epi32(taps[3 + kx], 16),
+                        )
+                    });
+                    let w2 = core::array::from_fn(|kx| _mm512_and_si512(taps[6 + kx], low));
+                    (w01, w2, [zero; 3], zp)
+                };
+                DwBlock {
+                    c0,
+                    bytes: ((1u32 << (C - c0).min(16)) - 1) as __mmask16,
+                    w01,
+                    w2,
+                    wb,
+                    bias: _mm512_sub_epi32(
+                        bias,
+                        _mm512_mullo_epi32(sum, _mm512_set1_epi32(offset)),
+                    ),
+                    // SAFETY: the parameter region has `c8` channels and `c0 < c8`.
+                    scale: unsafe { Scale16::load(params, c8, c0) },
+                }
+            };
+            let pair_words = index(&PAIR_WORDS);
+            let column_bytes = index(&COLUMN_BYTES);
+            // The zero point as an input row widened to `i16`, as a tap pair, widened to
+            // `i32`, and as stored bytes (the byte variant).
+            let zp16 = _mm256_set1_epi16(zp as i16);
+            let zp_pair = _mm512_set1_epi32((zp & 0xffff) | (zp << 16));
+            let zp32 = _mm512_set1_epi32(zp);
+            let zp8 = _mm512_set1_epi8(zp as i8);
+            let flip = _mm512_set1_epi8(-128);
+            let zp_column = _mm512_xor_si512(zp8, flip);
+            let x = input.as_ptr();
+            // `out` holds output rows `rows`, from `row0`.
+            let (y, row0) = (out.as_mut_ptr(), rows.start);
+            let row = |oy: usize, b: &DwBlock| {
+                // The window's three input rows, or none where outside the image.
+                let rows: [Option<usize>; 3] = core::array::from_fn(|ky| {
+                    let iy = (oy * SH + ky).wrapping_sub(PT);
+                    (iy < H).then_some(iy)
+                });
+                // The block's 16 stored bytes at input pixel (iy, ix).
+                // SAFETY: pixel `(iy, ix)` is inside the image and channels `c0..c0 + 16`
+                // masked to the `C` that exist; the other bytes are not read.
+                let at = |iy: usize, ix: usize| unsafe {
+                    _mm_maskz_loadu_epi8(b.bytes, x.add((iy * W + ix) * C + b.c0))
+                };
+                // Input column `j` (in padded coordinates) under the window: rows 0 and 1 as an
+                // `i16` pair per lane, row 2 alone; or (the byte variant) the three rows as a
+                // lane's bytes, moved to `u8`. The zero point outside the image.
+                let column = |j: usize| -> (__m512i, __m512i) {
+                    let ix = j.wrapping_sub(PL);
+                    if BYTES {
+                        if ix >= W {
+                            return (zp_column, zp_column);
+                        }
+                        let m = b.bytes as __mmask64;
+                        let px = |iy: usize| x.wrapping_add((iy * W + ix) * C + b.c0);
+                        // Rows 0 and 1 in bytes 0..16 and 16..32 of one vector, row 2 in
+                        // another, each over the zero point.
+                        let mut r01 = zp8;
+                        let mut r2 = zp8;
+                        // SAFETY: the lanes `m` selects are channels `c0..C` of pixel
+                        // `(iy, ix)` inside the image (row 1's pointer is 16 bytes before
+                        // them, its mask 16 lanes up); masked-off lanes are not accessed.
+                        unsafe {
+                            if let Some(iy) = rows[0] {
+                                r01 = _mm512_mask_loadu_epi8(r01, m, px(iy));
+                            }
+                            if let Some(iy) = rows[1] {
+                                r01 = _mm512_mask_loadu_epi8(r01, m << 16, px(iy).wrapping_sub(16));
+                            }
+                            if let Some(iy) = rows[2] {
+                                r2 = _mm512_mask_loadu_epi8(r2, m, px(iy));
+                            }
+                        }
+                        // SAFETY: `BYTES` runs only compiled with VBMI (`depthwise3x3_variant`).
+                        let c = unsafe { _mm512_permutex2var_epi8(r01, column_bytes, r2) };
+                        return (_mm512_xor_si512(c, flip), zp_column);
+                    }
+                    if ix >= W {
+                        return (zp_pair, zp32);
+                    }
+                    let wide = |r: Option<usize>| match r {
+                        Some(iy) => _mm256_cvtepi8_epi16(at(iy, ix)),
+                        None => zp16,
+                    };
+                    let pair = _mm512_permutex2var_epi16(
+                        _mm512_castsi256_si512(wide(rows[0])),
+                        pair_words,
+                        _mm512_castsi256_si512(wide(rows[1])),
+                    );
+                    let r2 = match rows[2] {
+                        Some(iy) => _mm512_cvtepi8_epi32(at(iy, ix)),
+                        None => zp32,
+                    };
+                    (pair, r2)
+                };
+                let mut win = [column(0), column(1), column(2)];
+                let mut ox0 = 0;
+                while ox0 < WO {
+                    let n = (WO - ox0).min(4);
+                    let mut v = [_mm512_setzero_si512(); 4];
+                    for (g, v) in v.iter_mut().enumerate().take(n) {
+                        let ox = ox0 + g;
+                        let j = ox * SW;
+                        if ox > 0 {
+                            win = match SW {
+                                1 => [win[1], win[2], column(j + 2)],
+                                2 => [win[2], column(j + 1), column(j + 2)],
+                                _ => [column(j), column(j + 1), column(j + 2)],
+                            };
+                        }
+                        let sum = if BYTES {
+                            let mut a = b.bias;
+                            for ((col, _), wb) in win.iter().zip(&b.wb) {
+                                a = _mm512_dpbusd_epi32(a, *col, *wb);
+                            }
+                            a
+                        } else {
+                            let mut a = b.bias;
+                            let mut c = _mm512_setzero_si512();
+                            for ((pair, single), (w01, w2)) in
+                                win.iter().zip(b.w01.iter().zip(&b.w2))
+                            {
+                                a = _mm512_dpwssd_epi32(a, *pair, *w01);
+                                c = _mm512_dpwssd_epi32(c, *single, *w2);
+                            }
+                            _mm512_add_epi32(a, c)
+                        };
+                        *v = b.scale.apply::<LEFT>(sum);
+                    }
+                    let bytes = stage.pack(v);
+                    for g in 0..n {
+                        // SAFETY: channels `c0..c0 + 16` (masked to those that exist) of output
+                        // pixel `(oy, ox0 + g)`, inside `out` (which holds rows `rows`;
+                        // `ox0 + g < WO`).
+                        unsafe {
+                            _mm_mask_storeu_epi8(
+                                y.add(((oy - row0) * WO + ox0 + g) * C + b.c0),
+                                b.bytes,
+                                quarter(bytes, g),
+                            )
+                        };
+                    }
+                    ox0 += 4;
+                }
+            };
+            if H * W * C <= DW_BLOCK_OUTER_BYTES {
+                for c0 in (0..C).step_by(16) {
+                    let b = block(c0);
+                    for oy in rows.clone() {
+                        row(oy, &b);
+                    }
+                }
+            } else {
+                for oy in rows {
+                    for c0 in (0..C).step_by(16) {
+                        row(oy, &block(c0));
+                    }
+                }
+            }
+        }
+    };
+}
+
+depthwise3x3_blocks!(depthwise3x3_blocks, "avx512f,avx512bw,avx512vl,avx512vnni");
+depthwise3x3_blocks!(
+    depthwise3x3_blocks_vbmi,
+    "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi"
+);
 
 /// AVX-512 quantized add: operands as [`super::kernels::add`], lengths already checked; 64
 /// values per step (the tail through masked loads and stores).

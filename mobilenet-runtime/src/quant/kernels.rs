@@ -48,20 +48,20 @@ macro_rules! avx512_if {
     };
 }
 
-/// Panics unless a conv-like layer's input (`[got, expected]` values), weights (`rows` rows of
-/// `co8(co)` words) and parameters (`co` channels) have their lengths.
+/// Panics unless a conv-like layer's input (`[got, expected]` values), weights (`words`, as
+/// packing lays them out) and parameters (`co` channels) have their lengths.
 #[inline(always)]
 #[track_caller]
 fn check_operands(
     k: &'static str,
     [got, expected]: [usize; 2],
-    rows: usize,
+    words: usize,
     co: usize,
     weights: &[f32],
     params: &[f32],
 ) {
     check_len(k, "input", got, expected);
-    check_len(k, "weights", weights.len(), rows * co8(co));
+    check_len(k, "weights", weights.len(), words);
     check_len(k, "params", params.len(), CONV_HEADER + 3 * co8(co));
 }
 
@@ -105,7 +105,7 @@ pub fn conv2d<
     check_operands(
         "q8::conv2d",
         [input.len(), H * W * CI],
-        KH * KW * CI,
+        super::conv_len(KH, KW, CI, CO).0,
         CO,
         weights,
         params,
@@ -270,7 +270,7 @@ pub fn depthwise<
     check_operands(
         "q8::depthwise",
         [input.len(), H * W * C],
-        KH * KW,
+        super::depthwise_len(KH, KW, C).0,
         C,
         weights,
         params,
@@ -652,7 +652,14 @@ pub(crate) unsafe fn conv2d_part<
     const CO: usize, const KH: usize, const KW: usize, const SH: usize, const SW: usize,
     const PT: usize, const PL: usize,
 >(input: &[i8], weights: &[f32], params: &[f32], out: *mut i8, part: crate::kernels::Part) {
-    check_operands("q8::conv2d", [input.len(), H * W * CI], KH * KW * CI, CO, weights, params);
+    check_operands(
+        "q8::conv2d",
+        [input.len(), H * W * CI],
+        super::conv_len(KH, KW, CI, CO).0,
+        CO,
+        weights,
+        params,
+    );
     let (lo, hi) = part_range(part, HO, 1);
     // SAFETY: rows `lo..hi` of the output are this part's (the caller's guarantee).
     let out = unsafe { share(out, lo * WO * CO, (hi - lo) * WO * CO) };
@@ -672,7 +679,14 @@ pub(crate) unsafe fn depthwise_part<
     const KH: usize, const KW: usize, const SH: usize, const SW: usize, const PT: usize,
     const PL: usize,
 >(input: &[i8], weights: &[f32], params: &[f32], out: *mut i8, part: crate::kernels::Part) {
-    check_operands("q8::depthwise", [input.len(), H * W * C], KH * KW, C, weights, params);
+    check_operands(
+        "q8::depthwise",
+        [input.len(), H * W * C],
+        super::depthwise_len(KH, KW, C).0,
+        C,
+        weights,
+        params,
+    );
     let (lo, hi) = part_range(part, HO, 1);
     // SAFETY: rows `lo..hi` of the output are this part's (the caller's guarantee).
     let out = unsafe { share(out, lo * WO * C, (hi - lo) * WO * C) };

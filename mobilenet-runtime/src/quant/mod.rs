@@ -27,7 +27,7 @@
 //! | conv | `i32` `[KH][KW][CI][CO8]` | [`ConvHeader`], then `bias`, `multiplier`, `shift`, each `[CO8]` |
 //! | pointwise, [`PointwiseLayout::Pairs`] | `i16` pairs `[CO8 / 8][CI2 / 2][8][2]` | as conv |
 //! | pointwise, [`PointwiseLayout::Quads`] | `u8` quads `[CO16 / 16][CI / 4][16][4]` | as conv, the bias moved (below) |
-//! | depthwise | `i32` `[KH][KW][C8]` | as conv |
+//! | depthwise | `i32` `[KH][KW][C8]`, for 3x3 then `i8` columns `[C16 / 16][3][16][4]` | as conv |
 //! | add | none | [`AddParams`] |
 //! | average pool, mean | none | [`PoolParams`] |
 //! | softmax | none | [`SoftmaxParams`] |
@@ -44,6 +44,11 @@
 //! a constant of each channel, folded into its packed bias; the middle one is a constant of
 //! each pixel (`c` times its input sum), subtracted before requantizing. Integer arithmetic
 //! wraps consistently, so the result is the pairs layout's to the bit.
+//!
+//! A 3x3 depthwise layer's taps are also packed as bytes, a filter column's three taps in one
+//! word per channel ([`DepthwiseLayout::WordsAndBytes`], when every tap fits `i8`; the `i32`
+//! taps stay for the other kernels). There the activations are the unsigned operand: the
+//! stored `x` moved by 128 (`x ^ 0x80`), and `(z_x + 128) sum(w - z_w)` comes off the bias.
 
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 mod avx2;
@@ -54,9 +59,9 @@ mod pack;
 mod softmax;
 
 pub use pack::{
-    add_params, conv_len, depthwise_len, mean_params, pack_conv, pack_depthwise, pack_pointwise,
-    pack_pointwise_as, pointwise_len, pool_params, softmax_params, QuantError, QuantParams,
-    WeightQuant,
+    add_params, conv_len, depthwise_bytes_len, depthwise_len, mean_params, pack_conv,
+    pack_depthwise, pack_pointwise, pack_pointwise_as, pointwise_len, pool_params, softmax_params,
+    QuantError, QuantParams, WeightQuant,
 };
 
 /// `round_up(n, 8)`: output channels as the packed layouts store them.
@@ -218,7 +223,8 @@ pub struct ConvHeader {
     pub act_min: i32,
     /// Highest output value.
     pub act_max: i32,
-    /// The weight layout ([`PointwiseLayout`] as `i32`; 0 for conv and depthwise layers).
+    /// The weight layout ([`PointwiseLayout`] or [`DepthwiseLayout`] as `i32`; 0 for conv
+    /// layers).
     pub layout: i32,
     /// The quads layout's weight offset `c` (0 otherwise).
     pub weight_offset: i32,
@@ -234,6 +240,17 @@ pub enum PointwiseLayout {
     Pairs = 0,
     /// `u8` quads of offset weights, 16-channel panels (`vpdpbusd`); needs `CI % 4 == 0`.
     Quads = 1,
+}
+
+/// How a quantized depthwise layer's weights are packed (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DepthwiseLayout {
+    /// `i32` taps only (layers not 3x3, and taps that do not all fit `i8`, e.g. `u8` weights
+    /// far from their zero point).
+    Words = 0,
+    /// `i32` taps, then each channel's three taps of a filter column as `i8` bytes of one word
+    /// (`vpdpbusd`, AVX-512 VNNI with VBMI).
+    WordsAndBytes = 1,
 }
 
 impl PointwiseLayout {

@@ -7,8 +7,8 @@ use core::fmt;
 
 use super::{
     activation_range, ci2, co16, co8, quantize_multiplier, set_word, AddParams, ConvHeader,
-    PointwiseLayout, PoolParams, SoftmaxParams, ADD_PARAMS, CONV_HEADER, POOL_PARAMS,
-    SOFTMAX_PARAMS, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
+    DepthwiseLayout, PointwiseLayout, PoolParams, SoftmaxParams, ADD_PARAMS, CONV_HEADER,
+    POOL_PARAMS, SOFTMAX_PARAMS, SOFTMAX_SCALED_DIFF_INTEGER_BITS,
 };
 use crate::pack::SrcLayout;
 
@@ -372,9 +372,23 @@ pub const fn pointwise_len(ci: usize, co: usize) -> (usize, usize) {
     (ci2(ci) * co8(co) / 2, CONV_HEADER + 3 * co8(co))
 }
 
-/// `(weight words, parameter words)` of a quantized depthwise convolution.
+/// `(weight words, parameter words)` of a quantized depthwise convolution: the `i32` taps,
+/// then for 3x3 layers the byte columns ([`DepthwiseLayout::WordsAndBytes`]).
 pub const fn depthwise_len(kh: usize, kw: usize, c: usize) -> (usize, usize) {
-    (kh * kw * co8(c), CONV_HEADER + 3 * co8(c))
+    (
+        kh * kw * co8(c) + depthwise_bytes_len(kh, kw, c),
+        CONV_HEADER + 3 * co8(c),
+    )
+}
+
+/// Words of the byte columns after a depthwise layer's `i32` taps: `[CO16 / 16][KW][16]`
+/// for 3x3 layers, none otherwise.
+pub const fn depthwise_bytes_len(kh: usize, kw: usize, c: usize) -> usize {
+    if kh == 3 && kw == 3 {
+        kw * co16(c)
+    } else {
+        0
+    }
 }
 
 /// Pack a quantized full convolution (`[KH][KW][CI][CO]` weights in `w.layout`).
@@ -538,6 +552,38 @@ pub fn pack_depthwise(
         }
     }
     write_channels(w, bias, input, output, act, c, p_out)?;
+    if depthwise_bytes_len(kh, kw, c) > 0 {
+        // Each channel's column kx as the bytes (w(0, kx), w(1, kx), w(2, kx), 0), if every
+        // tap fits `i8`.
+        let tail = kh * kw * c8;
+        let (taps, columns) = w_out.split_at_mut(tail);
+        let tap = |t: usize, o: usize| super::word(taps, t * c8 + o);
+        let fits = (0..kh * kw).all(|t| (0..c).all(|o| i8::try_from(tap(t, o)).is_ok()));
+        for b in 0..co16(c) / 16 {
+            for kx in 0..kw {
+                for j in 0..16 {
+                    let o = b * 16 + j;
+                    let mut word = 0u32;
+                    if fits && o < c {
+                        for ky in 0..kh {
+                            word |= (tap(ky * kw + kx, o) as u8 as u32) << (8 * ky);
+                        }
+                    }
+                    set_word(columns, (b * kw + kx) * 16 + j, word as i32);
+                }
+            }
+        }
+        let layout = if fits {
+            DepthwiseLayout::WordsAndBytes
+        } else {
+            DepthwiseLayout::Words
+        };
+        ConvHeader {
+            layout: layout as i32,
+            ..ConvHeader::read(p_out)
+        }
+        .write(p_out);
+    }
     Ok(())
 }
 

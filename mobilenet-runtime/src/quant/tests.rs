@@ -474,26 +474,45 @@ fn depthwise_one<
             }
         });
     }
+    // Symmetric `i8` taps always fit a byte; `u8` ones rarely do (they span up to 255 from
+    // their zero point), so those layers keep the `i16` pair variant.
+    let layout = super::ConvHeader::read(&po).layout;
+    if !unsigned {
+        assert_eq!(
+            layout,
+            super::DepthwiseLayout::WordsAndBytes as i32,
+            "{what}"
+        );
+    }
     #[cfg(target_arch = "x86_64")]
     if crate::kernels::vnni_supported() {
-        let mut got = vec![0x55i8; HO * WO * C];
-        // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
-        unsafe {
-            super::avx512::depthwise3x3::<H, W, C, HO, WO, S, S, PT, PT>(
-                &x,
-                &wo,
-                &po,
-                0..HO,
-                &mut got,
-            )
-        };
-        assert_eq!(got, want, "avx512 {what}");
-        assert_row_splits(&want, HO, &std::format!("avx512 {what}"), |rows, y| {
-            // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above).
+        let with_bytes = layout == super::DepthwiseLayout::WordsAndBytes as i32
+            && crate::kernels::vbmi_supported();
+        for bytes in [false, true].into_iter().filter(|&b| !b || with_bytes) {
+            let what = std::format!("avx512 (bytes {bytes}) {what}");
+            let mut got = vec![0x55i8; HO * WO * C];
+            // SAFETY: AVX-512F/BW/VL/VNNI are supported (checked above), VBMI and the byte
+            // columns where `bytes`.
             unsafe {
-                super::avx512::depthwise3x3::<H, W, C, HO, WO, S, S, PT, PT>(&x, &wo, &po, rows, y)
-            }
-        });
+                super::avx512::depthwise3x3_variant::<H, W, C, HO, WO, S, S, PT, PT>(
+                    bytes,
+                    &x,
+                    &wo,
+                    &po,
+                    0..HO,
+                    &mut got,
+                )
+            };
+            assert_eq!(got, want, "{what}");
+            assert_row_splits(&want, HO, &what, |rows, y| {
+                // SAFETY: as above.
+                unsafe {
+                    super::avx512::depthwise3x3_variant::<H, W, C, HO, WO, S, S, PT, PT>(
+                        bytes, &x, &wo, &po, rows, y,
+                    )
+                }
+            });
+        }
     }
     assert!(
         want.iter().any(|&v| v != want[0]),
