@@ -874,7 +874,7 @@ const COLUMN_BYTES: [i8; 64] = {
 /// `BYTES` the byte-column variant, compiled for `$features` (twice: with VBMI for the byte
 /// variant, without it for the other, so that no VBMI instruction reaches a CPU without it).
 macro_rules! depthwise3x3_blocks {
-    ($name:ident, $features:literal) => {
+    ($name:ident, $features:literal, vbmi: $vbmi:literal) => {
         /// A [`depthwise3x3`] kernel (see [`depthwise3x3_blocks!`]).
         ///
         /// # Safety
@@ -903,6 +903,12 @@ macro_rules! depthwise3x3_blocks {
             rows: Range<usize>,
             out: &mut [i8],
         ) {
+            const {
+                assert!(
+                    !BYTES || $vbmi,
+                    "depthwise3x3: the byte variant needs the VBMI instantiation"
+                )
+            };
             let c8 = co8(C);
             let h = ConvHeader::read(params);
             let stage = Output::new(&h);
@@ -1007,7 +1013,8 @@ macro_rules! depthwise3x3_blocks {
                                 r2 = _mm512_mask_loadu_epi8(r2, m, px(iy));
                             }
                         }
-                        // SAFETY: `BYTES` runs only compiled with VBMI (`depthwise3x3_variant`).
+                        // SAFETY: `BYTES` is only instantiated compiled with VBMI (the
+                        // assertion above).
                         let c = unsafe { _mm512_permutex2var_epi8(r01, column_bytes, r2) };
                         return (_mm512_xor_si512(c, flip), zp_column);
                     }
@@ -1097,10 +1104,15 @@ macro_rules! depthwise3x3_blocks {
     };
 }
 
-depthwise3x3_blocks!(depthwise3x3_blocks, "avx512f,avx512bw,avx512vl,avx512vnni");
+depthwise3x3_blocks!(
+    depthwise3x3_blocks,
+    "avx512f,avx512bw,avx512vl,avx512vnni",
+    vbmi: false
+);
 depthwise3x3_blocks!(
     depthwise3x3_blocks_vbmi,
-    "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi"
+    "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi",
+    vbmi: true
 );
 
 /// AVX-512 quantized add: operands as [`super::kernels::add`], lengths already checked; 64
