@@ -7,14 +7,15 @@
 //! term folded into the first. The output stage ([`Output::pack`]) narrows four vectors at
 //! once with saturating packs, the activation range applied on the 64 bytes.
 //!
-//! Pointwise, on weights packed as [`PointwiseLayout::Quads`](super::PointwiseLayout): a tile
-//! of up to 6 pixels x 4 panels (64 output channels), 24 accumulators of 16 `i32`. Per group
-//! of 4 input channels, each pixel's 4 stored bytes are broadcast and `vpdpbusd` multiplies
-//! them (signed) with a panel's 16 x 4 offset weights (unsigned), adding the four products into
-//! each channel's sum: 64 multiply-adds per instruction, no intermediate that can saturate.
-//! Each pixel's input sum (one `vpdpbusd` against ones per 64 inputs) gives the weight
-//! offset's correction. Pixels are taken in blocks whose inputs stay in L1; within a block,
-//! each group of 4 panels derives its requantization constants once for all the block's tiles.
+//! Pointwise, on weights packed as quads ([`PointwiseLayout`]): a tile of up to 6 pixels x 4
+//! panels (64 output channels), 24 accumulators of 16 `i32`. Per group of 4 input channels,
+//! each pixel's 4 stored bytes are broadcast and `vpdpbusd` multiplies them with a panel's
+//! 16 x 4 weights, adding the four products into each channel's sum: 64 multiply-adds per
+//! instruction, no intermediate that can saturate. With signed quads the inputs, moved to `u8`
+//! (`x ^ 0x80`), are the unsigned operand. With offset quads the weights are, and each
+//! pixel's input sum (one `vpdpbusd` against ones per 64 inputs) gives the weight offset's
+//! correction. Pixels are taken in blocks whose inputs stay in L1; within a block, each group
+//! of 4 panels derives its requantization constants once for all the block's tiles.
 //!
 //! Depthwise 3x3 and add: 16 channels per vector; the former with `vpdpwssd` over `i16` tap
 //! pairs, or where the taps fit bytes and the CPU has VBMI, `vpdpbusd` over byte columns (see
@@ -23,7 +24,7 @@
 use core::arch::x86_64::*;
 use core::ops::Range;
 
-use super::{co16, co8, ConvHeader, DepthwiseLayout};
+use super::{co16, co8, ConvHeader, DepthwiseLayout, PointwiseLayout};
 
 /// The requantization scale of 16 channels: TFLite's `MultiplyByQuantizedMultiplier` (double
 /// rounding) with per-lane multipliers (non-negative) and shifts.
@@ -36,6 +37,17 @@ use super::{co16, co8, ConvHeader, DepthwiseLayout};
 /// `p + 2^30 + t * 2^31`, and `h < 0` exactly when `p < -2^30`. `|p| < 2^62`, so nothing wraps.
 /// The even and odd channels take a 64-bit lane each (`vpmuldq` reads the low double word of
 /// each quad word); one two-source permute puts the 16 results back in order.
+///
+/// Two shortcuts, chosen per layer ([`Form`]): without left shifts the first step is skipped.
+/// Where every channel shifts right (`right >= 1`, so `31 + right >= 32`) and the activation
+/// range clamps every result `<= 0` to the same value (`act_min >= output_zero_point`, as
+/// ReLU and ReLU6 do), [`Form::RightClamped`] drops the sign correction and the 64-bit shift:
+/// - Where `p < -2^30`, `p + 2^30 + 2^(30 + right) < 2^(30 + right)`, so both the corrected
+///   and the uncorrected quotient are `<= 0`; after the zero point and the clamp both are
+///   `act_min`. Elsewhere nothing is corrected.
+/// - `floor(u / 2^(31 + right)) = floor(floor(u / 2^32) / 2^(right - 1))`: the high double
+///   word of each rounded product, shifted right in 32-bit lanes (16 at once). One in-lane
+///   masked shuffle takes the even channels' high words down beside the odd ones'.
 #[derive(Clone, Copy)]
 struct Scale16 {
     /// The multipliers of the even channels (as they lie) and of the odd ones (moved down).
@@ -49,6 +61,42 @@ struct Scale16 {
     tie: [__m512i; 2],
     /// `31 + right`.
     shift: [__m512i; 2],
+    /// `right - 1` per channel ([`Form::RightClamped`]'s shift of the high double words).
+    high_shift: __m512i,
+}
+
+/// How a layer's requantization is computed ([`Scale16::apply`]): what its shifts and its
+/// activation range let it skip. A const generic (`Form as u8`) of the kernels.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u8)]
+enum Form {
+    /// Any shifts, left ones too.
+    Left = 0,
+    /// No left shifts.
+    NoLeft = 1,
+    /// Every shift right and results `<= 0` clamped to one value (see [`Scale16`]).
+    RightClamped = 2,
+}
+
+const LEFT: u8 = Form::Left as u8;
+const NO_LEFT: u8 = Form::NoLeft as u8;
+const RIGHT_CLAMPED: u8 = Form::RightClamped as u8;
+
+impl Form {
+    /// The fastest form for the first `n` channels of a conv-like layer's parameter region of
+    /// `c8` channels (its header's activation range and output zero point).
+    fn of(params: &[f32], c8: usize, n: usize) -> Form {
+        let at = super::CONV_HEADER + 2 * c8;
+        let shifts = || params[at..at + n].iter().map(|s| s.to_bits() as i32);
+        let h = ConvHeader::read(params);
+        if shifts().all(|s| s < 0) && h.act_min >= h.output_zero_point {
+            Form::RightClamped
+        } else if shifts().any(|s| s > 0) {
+            Form::Left
+        } else {
+            Form::NoLeft
+        }
+    }
 }
 
 /// Double words `0, 16, 2, 18, ..`: the low halves of two vectors' quad words, interleaved.
@@ -129,13 +177,6 @@ unsafe fn channels16(params: &[f32], at: usize, c8: usize, o0: usize) -> __m512i
     unsafe { _mm512_maskz_loadu_epi32(lanes(c8, o0), params.as_ptr().cast::<i32>().add(at + o0)) }
 }
 
-/// Whether any of the first `n` channels of a parameter region of `c8` channels shifts left
-/// (its requantization then needs [`Scale16::apply`]'s `LEFT` form).
-fn any_left(params: &[f32], c8: usize, n: usize) -> bool {
-    let at = super::CONV_HEADER + 2 * c8;
-    params[at..at + n].iter().any(|s| s.to_bits() as i32 > 0)
-}
-
 impl Scale16 {
     /// Channels `o0..o0 + 16` of a packed parameter region of `c8` channels.
     ///
@@ -163,6 +204,7 @@ impl Scale16 {
         let zero = _mm512_setzero_si512();
         // Shifts lie in [-31, 31] (packing's guarantee).
         let right = _mm512_max_epi32(_mm512_sub_epi32(zero, shift), zero);
+        let high_shift = _mm512_sub_epi32(right, _mm512_set1_epi32(1));
         let right = [
             _mm512_and_si512(right, _mm512_set1_epi64(0xffff_ffff)),
             _mm512_srli_epi64(right, 32),
@@ -177,20 +219,30 @@ impl Scale16 {
             }),
             tie: nonzero.map(|nz| _mm512_slli_epi64(nz, 31)),
             shift: right.map(|r| _mm512_add_epi64(r, _mm512_set1_epi64(31))),
+            high_shift,
         }
     }
 
-    /// `MBQM(x)` in each lane. `LEFT` must be true if any lane's shift is positive (without
-    /// it the left shift is skipped).
+    /// `MBQM(x)` in each lane, in the form `FORM` (a [`Form`] the lanes' parameters allow:
+    /// [`Form::NoLeft`] skips the left shift, [`Form::RightClamped`] gives `MBQM(x)` only
+    /// where it is positive, and some value `<= 0` elsewhere).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    fn apply<const LEFT: bool>(&self, x: __m512i) -> __m512i {
-        let x = if LEFT {
+    fn apply<const FORM: u8>(&self, x: __m512i) -> __m512i {
+        let x = if FORM == LEFT {
             _mm512_sllv_epi32(x, self.left)
         } else {
             x
         };
         let x = [x, _mm512_shuffle_epi32::<0xF5>(x)];
+        if FORM == RIGHT_CLAMPED {
+            let u: [__m512i; 2] = core::array::from_fn(|i| {
+                _mm512_add_epi64(_mm512_mul_epi32(x[i], self.mult[i]), self.round[i])
+            });
+            // Double word 2k takes double word 2k + 1 of the even channels' products.
+            let high = _mm512_mask_shuffle_epi32::<0xF5>(u[1], 0x5555, u[0]);
+            return _mm512_srav_epi32(high, self.high_shift);
+        }
         let q: [__m512i; 2] = core::array::from_fn(|i| {
             let p = _mm512_mul_epi32(x[i], self.mult[i]);
             let negative = _mm512_cmplt_epi64_mask(p, _mm512_set1_epi64(-(1 << 30)));
@@ -346,7 +398,7 @@ struct Group<'a> {
 /// `g.corr` holds pixels `g.p0..p + R`.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn tile<const R: usize, const P: usize, const LEFT: bool>(
+unsafe fn tile<const R: usize, const P: usize, const FORM: u8, const SIGNED: bool>(
     l: &Layer<'_>,
     g: &Group<'_>,
     p: usize,
@@ -354,11 +406,17 @@ unsafe fn tile<const R: usize, const P: usize, const LEFT: bool>(
     let (ci, quads) = (l.ci, l.ci / 4);
     // SAFETY: pixel `p + r`'s `ci` inputs are inside the layer's input (the caller's guarantee).
     let x: [*const i8; R] = core::array::from_fn(|r| unsafe { l.input.add((p + r) * ci) });
-    // The accumulators start at bias - c * sum(x) (the offset's correction per pixel).
+    // The accumulators start at the bias, with offset quads less c * sum(x) (the offset's
+    // correction per pixel).
     let mut acc: [[__m512i; P]; R] = core::array::from_fn(|r| {
-        let corr = _mm512_set1_epi32(g.corr[p - g.p0 + r]);
-        core::array::from_fn(|q| _mm512_sub_epi32(g.bias[q], corr))
+        if SIGNED {
+            core::array::from_fn(|q| g.bias[q])
+        } else {
+            let corr = _mm512_set1_epi32(g.corr[p - g.p0 + r]);
+            core::array::from_fn(|q| _mm512_sub_epi32(g.bias[q], corr))
+        }
     });
+    let flip = _mm512_set1_epi8(-128);
     // SAFETY: panel `g.panel + q`'s words start there and hold `quads * 16` words.
     let w: [*const i32; P] =
         core::array::from_fn(|q| unsafe { l.weights.add((g.panel + q) * quads * 16) });
@@ -371,8 +429,16 @@ unsafe fn tile<const R: usize, const P: usize, const LEFT: bool>(
             // SAFETY: bytes `4k..4k + 4` of pixel `p + r`'s inputs (`4 * quads == ci`).
             let v = unsafe { x[r].add(4 * k).cast::<i32>().read_unaligned() };
             let xv = _mm512_set1_epi32(v);
-            for q in 0..P {
-                acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wq[q], xv);
+            if SIGNED {
+                // `x + 128` (unsigned) times the signed weights.
+                let xu = _mm512_xor_si512(xv, flip);
+                for q in 0..P {
+                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], xu, wq[q]);
+                }
+            } else {
+                for q in 0..P {
+                    acc[r][q] = _mm512_dpbusd_epi32(acc[r][q], wq[q], xv);
+                }
             }
         }
     }
@@ -381,7 +447,7 @@ unsafe fn tile<const R: usize, const P: usize, const LEFT: bool>(
     for r in 0..R {
         let v = core::array::from_fn(|q| {
             if q < P {
-                g.scale[q].apply::<LEFT>(acc[r][q])
+                g.scale[q].apply::<FORM>(acc[r][q])
             } else {
                 _mm512_setzero_si512()
             }
@@ -419,21 +485,28 @@ pub unsafe fn pointwise_quads<const CI: usize, const CO: usize>(
     };
     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); the lengths were checked above.
     unsafe {
-        if any_left(params, co8(CO), CO) {
-            pointwise_blocks::<true>(&l, hw)
-        } else {
-            pointwise_blocks::<false>(&l, hw)
+        match (
+            Form::of(params, co8(CO), CO),
+            h.layout == PointwiseLayout::SignedQuads as i32,
+        ) {
+            (Form::RightClamped, true) => pointwise_blocks::<RIGHT_CLAMPED, true>(&l, hw),
+            (Form::RightClamped, false) => pointwise_blocks::<RIGHT_CLAMPED, false>(&l, hw),
+            (Form::NoLeft, true) => pointwise_blocks::<NO_LEFT, true>(&l, hw),
+            (Form::NoLeft, false) => pointwise_blocks::<NO_LEFT, false>(&l, hw),
+            (Form::Left, true) => pointwise_blocks::<LEFT, true>(&l, hw),
+            (Form::Left, false) => pointwise_blocks::<LEFT, false>(&l, hw),
         }
     }
 }
 
-/// [`pointwise_quads`] over `hw` pixels, `LEFT` as [`Scale16::apply`]'s.
+/// [`pointwise_quads`] over `hw` pixels, `FORM` as [`Scale16::apply`]'s; `SIGNED` for
+/// [`PointwiseLayout::SignedQuads`].
 ///
 /// # Safety
 ///
 /// AVX-512F, BW, VL and VNNI; `l` covers `hw` pixels (lengths checked).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
-unsafe fn pointwise_blocks<const LEFT: bool>(l: &Layer<'_>, hw: usize) {
+unsafe fn pointwise_blocks<const FORM: u8, const SIGNED: bool>(l: &Layer<'_>, hw: usize) {
     let (panels, c8) = (co16(l.co) / 16, co8(l.co));
     let block = (BLOCK_BYTES / l.ci).clamp(ROWS, BLOCK_PIXELS) / ROWS * ROWS;
     let mut corr = [0i32; BLOCK_PIXELS];
@@ -441,6 +514,9 @@ unsafe fn pointwise_blocks<const LEFT: bool>(l: &Layer<'_>, hw: usize) {
     while p0 < hw {
         let n = (hw - p0).min(block);
         for (i, c) in corr[..n].iter_mut().enumerate() {
+            if SIGNED {
+                break;
+            }
             // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixel `p0 + i`'s `ci`
             // inputs are inside the input (`p0 + i < hw`).
             let s = unsafe { input_sum(l.input.add((p0 + i) * l.ci), l.ci) };
@@ -472,7 +548,7 @@ unsafe fn pointwise_blocks<const LEFT: bool>(l: &Layer<'_>, hw: usize) {
                         // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixels
                         // `p..p + rows` (inside the block, whose corrections `g` holds) and
                         // panels `panel..panel + step` are inside the layer.
-                        unsafe { tile::<$r, $q, LEFT>(l, &g, p) }
+                        unsafe { tile::<$r, $q, FORM, SIGNED>(l, &g, p) }
                     };
                 }
                 for_shape!(rows, step, go);
@@ -515,7 +591,7 @@ struct Conv {
 /// exist, `P` is the layer's panel count.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni")]
 #[allow(clippy::needless_range_loop)]
-unsafe fn conv_tile<const R: usize, const P: usize, const LEFT: bool>(
+unsafe fn conv_tile<const R: usize, const P: usize, const FORM: u8>(
     c: &Conv,
     patches: &[[i32; CONV_PATCH / 2]; CONV_BLOCK],
     i: usize,
@@ -534,7 +610,7 @@ unsafe fn conv_tile<const R: usize, const P: usize, const LEFT: bool>(
     for r in 0..R {
         let v = core::array::from_fn(|q| {
             if q < P {
-                c.scale[q].apply::<LEFT>(acc[r][q])
+                c.scale[q].apply::<FORM>(acc[r][q])
             } else {
                 _mm512_setzero_si512()
             }
@@ -582,19 +658,22 @@ pub unsafe fn conv2d<
     assert!(params.len() >= super::CONV_HEADER + 3 * c8);
     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); lengths and sizes checked above.
     unsafe {
-        if any_left(params, c8, CO) {
-            conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, true>(
-                input, weights, params, rows, out,
-            )
-        } else {
-            conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, false>(
-                input, weights, params, rows, out,
-            )
+        macro_rules! go {
+            ($form:ident) => {
+                conv2d_blocks::<H, W, CI, HO, WO, CO, KH, KW, SH, SW, PT, PL, $form>(
+                    input, weights, params, rows, out,
+                )
+            };
+        }
+        match Form::of(params, c8, CO) {
+            Form::RightClamped => go!(RIGHT_CLAMPED),
+            Form::NoLeft => go!(NO_LEFT),
+            Form::Left => go!(LEFT),
         }
     }
 }
 
-/// [`conv2d`], `LEFT` as [`Scale16::apply`]'s.
+/// [`conv2d`], `FORM` as [`Scale16::apply`]'s.
 ///
 /// # Safety
 ///
@@ -614,7 +693,7 @@ unsafe fn conv2d_blocks<
     const SW: usize,
     const PT: usize,
     const PL: usize,
-    const LEFT: bool,
+    const FORM: u8,
 >(
     input: &[i8],
     weights: &[f32],
@@ -715,7 +794,7 @@ unsafe fn conv2d_blocks<
                     // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); block pixels
                     // `i..i + tile_rows` are gathered and output pixels `p0 + i - first ..` are
                     // inside `out`; `panels` is the layer's.
-                    unsafe { conv_tile::<$r, $q, LEFT>(&c, &patches, i, p0 + i - first) }
+                    unsafe { conv_tile::<$r, $q, FORM>(&c, &patches, i, p0 + i - first) }
                 };
             }
             for_shape!(tile_rows, panels, go);
@@ -830,21 +909,23 @@ pub(super) unsafe fn depthwise3x3_variant<
         "depthwise3x3: the byte variant needs byte columns"
     );
     macro_rules! go {
-        ($kernel:ident, $left:literal, $bytes:literal) => {
+        ($kernel:ident, $form:ident, $bytes:literal) => {
             // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract), VBMI for the byte
             // variant (`bytes`, the caller's guarantee); the lengths are checked above.
             unsafe {
-                $kernel::<H, W, C, HO, WO, SH, SW, PT, PL, $left, $bytes>(
+                $kernel::<H, W, C, HO, WO, SH, SW, PT, PL, $form, $bytes>(
                     input, weights, params, rows, out,
                 )
             }
         };
     }
-    match (any_left(params, c8, C), bytes) {
-        (true, true) => go!(depthwise3x3_blocks_vbmi, true, true),
-        (false, true) => go!(depthwise3x3_blocks_vbmi, false, true),
-        (true, false) => go!(depthwise3x3_blocks, true, false),
-        (false, false) => go!(depthwise3x3_blocks, false, false),
+    match (Form::of(params, c8, C), bytes) {
+        (Form::RightClamped, true) => go!(depthwise3x3_blocks_vbmi, RIGHT_CLAMPED, true),
+        (Form::NoLeft, true) => go!(depthwise3x3_blocks_vbmi, NO_LEFT, true),
+        (Form::Left, true) => go!(depthwise3x3_blocks_vbmi, LEFT, true),
+        (Form::RightClamped, false) => go!(depthwise3x3_blocks, RIGHT_CLAMPED, false),
+        (Form::NoLeft, false) => go!(depthwise3x3_blocks, NO_LEFT, false),
+        (Form::Left, false) => go!(depthwise3x3_blocks, LEFT, false),
     }
 }
 
@@ -870,7 +951,7 @@ const COLUMN_BYTES: [i8; 64] = {
     a
 };
 
-/// Defines `$name`, [`depthwise3x3`]'s kernel with `LEFT` as [`Scale16::apply`]'s and
+/// Defines `$name`, [`depthwise3x3`]'s kernel with `FORM` as [`Scale16::apply`]'s and
 /// `BYTES` the byte-column variant, compiled for `$features` (twice: with VBMI for the byte
 /// variant, without it for the other, so that no VBMI instruction reaches a CPU without it).
 macro_rules! depthwise3x3_blocks {
@@ -894,7 +975,7 @@ macro_rules! depthwise3x3_blocks {
             const SW: usize,
             const PT: usize,
             const PL: usize,
-            const LEFT: bool,
+            const FORM: u8,
             const BYTES: bool,
         >(
             input: &[i8],
@@ -1068,7 +1149,7 @@ macro_rules! depthwise3x3_blocks {
                             }
                             _mm512_add_epi32(a, c)
                         };
-                        *v = b.scale.apply::<LEFT>(sum);
+                        *v = b.scale.apply::<FORM>(sum);
                     }
                     let bytes = stage.pack(v);
                     for g in 0..n {
@@ -1126,21 +1207,22 @@ pub unsafe fn add(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     // SAFETY: AVX-512F/BW/VL (this function's contract).
     unsafe {
         if p.multipliers.iter().any(|&(_, s)| s > 0) {
-            add_with::<true>(a, b, p, out)
+            add_with::<LEFT>(a, b, p, out)
         } else {
-            add_with::<false>(a, b, p, out)
+            add_with::<NO_LEFT>(a, b, p, out)
         }
     }
 }
 
-/// [`add`], `LEFT` as [`Scale16::apply`]'s.
+/// [`add`], `FORM` as [`Scale16::apply`]'s ([`Form::Left`] or [`Form::NoLeft`]: its
+/// intermediate rescales are not clamped).
 ///
 /// # Safety
 ///
 /// As [`add`].
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 #[inline]
-unsafe fn add_with<const LEFT: bool>(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
+unsafe fn add_with<const FORM: u8>(a: &[i8], b: &[i8], p: &super::AddParams, out: &mut [i8]) {
     let n = a.len().min(b.len()).min(out.len());
     let [(m1, s1), (m2, s2), (mo, so)] = p.multipliers;
     let v = |x: i32| _mm512_set1_epi32(x);
@@ -1169,7 +1251,7 @@ unsafe fn add_with<const LEFT: bool>(a: &[i8], b: &[i8], p: &super::AddParams, o
                     _mm512_sub_epi32(_mm512_cvtepi8_epi32(quarter(xb, j)), z2),
                     ls,
                 );
-                so.apply::<LEFT>(_mm512_add_epi32(s1.apply::<LEFT>(xa), s2.apply::<LEFT>(xb)))
+                so.apply::<FORM>(_mm512_add_epi32(s1.apply::<FORM>(xa), s2.apply::<FORM>(xb)))
             });
             _mm512_mask_storeu_epi8(out.as_mut_ptr().add(i), k, stage.pack(r));
         }
@@ -1189,7 +1271,7 @@ mod tests {
         unsafe { core::mem::transmute(v) }
     }
 
-    /// The 16-lane requantization (both forms where they apply) and the output stage against
+    /// The 16-lane requantization (every form where it applies) and the output stage against
     /// the scalar TFLite formulas, lane by lane, over every shift packing can write, extreme
     /// sums and activation ranges (as the AVX2 module's test of its 8-lane twin).
     #[test]
@@ -1199,51 +1281,92 @@ mod tests {
             return;
         }
         let mut seed = 5;
-        let mut without_left = 0;
-        for round in 0..20_000 {
-            let (x, mult, mut shift, h, _, _) = requant_case::<16>(round, &mut seed);
-            if round % 2 == 0 {
-                // Every other case without left shifts, for the form that skips them.
-                shift = shift.map(|s| -s.abs());
-            }
-            let want: [i32; 16] = core::array::from_fn(|l| {
-                crate::quant::multiply_by_quantized_multiplier(x[l], mult[l], shift[l])
-            });
-            // SAFETY: AVX-512F and BW are supported (checked above); `[i32; 16]` and `__m512i`
-            // have the same size.
-            let v16 = |a: [i32; 16]| unsafe { core::mem::transmute::<[i32; 16], __m512i>(a) };
-            // SAFETY: as above.
-            let (got, bytes) = unsafe {
-                let s = Scale16::new(v16(mult), v16(shift));
-                let v = s.apply::<true>(v16(x));
-                if shift.iter().all(|&s| s <= 0) {
-                    without_left += 1;
-                    assert_eq!(
-                        lanes(s.apply::<false>(v16(x))),
-                        want,
-                        "without the left shift"
-                    );
-                }
-                let zero = _mm512_setzero_si512();
-                let b: [i8; 64] = core::mem::transmute(Output::new(&h).pack([zero, v, zero, v]));
-                (lanes(v), b)
-            };
-            assert_eq!(got, want, "x {x:?} mult {mult:?} shift {shift:?}");
+        let mut counts = [0; 2];
+        for round in 0..30_000 {
+            // SAFETY: AVX-512F and BW are supported (checked above).
+            unsafe { requantization_case(round, &mut seed, &mut counts) };
+        }
+        let [without_left, right] = counts;
+        assert!(
+            without_left >= 20_000 && right >= 10_000,
+            "{without_left} cases without left shifts, {right} with right shifts only"
+        );
+    }
+
+    /// One case of [`requantization_matches_scalar`], counting those without left shifts and
+    /// those with right shifts only.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn requantization_case(round: usize, seed: &mut u64, counts: &mut [usize; 2]) {
+        let (x, mult, mut shift, mut h, _, _) = requant_case::<16>(round, seed);
+        // A third of the cases without left shifts, a third shifting every lane right,
+        // for the forms that need them.
+        match round % 3 {
+            1 => shift = shift.map(|s| -s.abs()),
+            2 => shift = shift.map(|s| -s.abs().max(1)),
+            _ => {}
+        }
+        let want: [i32; 16] = core::array::from_fn(|l| {
+            crate::quant::multiply_by_quantized_multiplier(x[l], mult[l], shift[l])
+        });
+        // SAFETY: `[i32; 16]` and `__m512i` have the same size.
+        let v16 = |a: [i32; 16]| unsafe { core::mem::transmute::<[i32; 16], __m512i>(a) };
+        let clamped = |h: &ConvHeader, v: i32| {
+            v.saturating_add(h.output_zero_point)
+                .clamp(h.act_min, h.act_max)
+        };
+        let s = Scale16::new(v16(mult), v16(shift));
+        // SAFETY: AVX-512F and BW (this function's features); `__m512i` and `[i8; 64]` have
+        // the same size.
+        let pack = |h: &ConvHeader, v: __m512i| unsafe {
+            let zero = _mm512_setzero_si512();
+            core::mem::transmute::<__m512i, [i8; 64]>(Output::new(h).pack([zero, v, zero, v]))
+        };
+        let v = s.apply::<LEFT>(v16(x));
+        assert_eq!(lanes(v), want, "x {x:?} mult {mult:?} shift {shift:?}");
+        let bytes = pack(&h, v);
+        for l in 0..16 {
+            assert_eq!(
+                bytes[16 + l] as i32,
+                clamped(&h, want[l]),
+                "packed lane {l}"
+            );
+            assert_eq!(
+                bytes[48 + l] as i32,
+                clamped(&h, want[l]),
+                "packed lane {l}, 4th vector"
+            );
+            assert_eq!(bytes[l] as i32, clamped(&h, 0), "packed zero lane {l}");
+        }
+        if shift.iter().all(|&s| s <= 0) {
+            counts[0] += 1;
+            assert_eq!(
+                lanes(s.apply::<NO_LEFT>(v16(x))),
+                want,
+                "without the left shift"
+            );
+        }
+        if shift.iter().all(|&s| s < 0) {
+            // The clamped form under a range that clamps every result <= 0 alike: exact
+            // once packed, and exact before where the result is positive.
+            counts[1] += 1;
+            h.act_min = h.act_min.max(h.output_zero_point);
+            h.act_max = h.act_max.max(h.act_min);
+            let v = s.apply::<RIGHT_CLAMPED>(v16(x));
+            let (got, bytes) = (lanes(v), pack(&h, v));
             for l in 0..16 {
-                let clamped = want[l]
-                    .saturating_add(h.output_zero_point)
-                    .clamp(h.act_min, h.act_max);
-                let at_zero = 0i32
-                    .saturating_add(h.output_zero_point)
-                    .clamp(h.act_min, h.act_max);
-                assert_eq!(bytes[16 + l] as i32, clamped, "packed lane {l}");
-                assert_eq!(bytes[48 + l] as i32, clamped, "packed lane {l}, 4th vector");
-                assert_eq!(bytes[l] as i32, at_zero, "packed zero lane {l}");
+                let what = std::format!(
+                    "clamped form, x {} mult {} shift {}",
+                    x[l],
+                    mult[l],
+                    shift[l]
+                );
+                assert_eq!(bytes[16 + l] as i32, clamped(&h, want[l]), "{what}");
+                assert!(
+                    got[l] == want[l] || (got[l] <= 0 && want[l] <= 0),
+                    "{what}: {}",
+                    got[l]
+                );
             }
         }
-        assert!(
-            without_left >= 10_000,
-            "{without_left} cases without left shifts"
-        );
     }
 }

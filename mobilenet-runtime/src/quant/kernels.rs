@@ -420,7 +420,7 @@ fn pointwise_pixels<const CI: usize, const CO: usize>(
     params: &[f32],
     out: &mut [i8],
 ) {
-    if ConvHeader::read(params).layout == PointwiseLayout::Quads as i32 {
+    if is_quads(&ConvHeader::read(params)) {
         avx512_if!(
             true,
             super::avx512::pointwise_quads::<CI, CO>(input, weights, params, out)
@@ -473,12 +473,19 @@ pub(crate) fn check_pairs(h: &ConvHeader) {
     );
 }
 
-/// Panics unless a pointwise layer's weights are packed as [`PointwiseLayout::Quads`] (what the
-/// quads scalar twin and the AVX-512 VNNI kernel read; `ci % 4 == 0` by construction).
+/// Whether a pointwise layer's weights are packed as [`PointwiseLayout::Quads`] or
+/// [`PointwiseLayout::SignedQuads`].
+#[inline]
+pub(crate) fn is_quads(h: &ConvHeader) -> bool {
+    h.layout == PointwiseLayout::Quads as i32 || h.layout == PointwiseLayout::SignedQuads as i32
+}
+
+/// Panics unless a pointwise layer's weights are packed in a quads layout (what the quads
+/// scalar twin and the AVX-512 VNNI kernel read; `ci % 4 == 0` by construction).
 #[inline]
 pub(crate) fn check_quads(h: &ConvHeader, ci: usize) {
     assert!(
-        h.layout == PointwiseLayout::Quads as i32 && ci.is_multiple_of(4),
+        is_quads(h) && ci.is_multiple_of(4),
         "q8::pointwise: weights not packed as quads"
     );
 }
@@ -535,8 +542,9 @@ pub(crate) fn pointwise_scalar_pixels<const CI: usize, const CO: usize>(
     }
 }
 
-/// The scalar twin of [`pointwise`] on weights packed as [`PointwiseLayout::Quads`]: the same
-/// sums, formed as the AVX-512 VNNI kernel forms them (see the [module docs](super)).
+/// The scalar twin of [`pointwise`] on weights packed as [`PointwiseLayout::Quads`] or
+/// [`PointwiseLayout::SignedQuads`]: the same sums, formed as the AVX-512 VNNI kernel forms
+/// them (see the [module docs](super)).
 pub fn pointwise_quads_scalar<const HW: usize, const CI: usize, const CO: usize>(
     input: &[i8],
     weights: &[f32],
@@ -558,8 +566,10 @@ fn pointwise_quads_pixels<const CI: usize, const CO: usize>(
     let h = ConvHeader::read(params);
     check_quads(&h, CI);
     let (c8, quads) = (co8(CO), CI / 4);
+    let signed = h.layout == PointwiseLayout::SignedQuads as i32;
     for p in 0..hw {
         let px = &input[p * CI..][..CI];
+        // Quads: `x` times `w_u`, less `c sum(x)`. Signed quads: `x + 128` times `w`.
         let sum = px.iter().fold(0i32, |s, &x| s.wrapping_add(x as i32));
         let corr = h.weight_offset.wrapping_mul(sum);
         for o in 0..CO {
@@ -568,8 +578,14 @@ fn pointwise_quads_pixels<const CI: usize, const CO: usize>(
             for k in 0..quads {
                 let wv = wp[k * 16].to_bits();
                 for t in 0..4 {
-                    let wu = (wv >> (8 * t)) as u8 as i32;
-                    acc = acc.wrapping_add(px[4 * k + t] as i32 * wu);
+                    let byte = (wv >> (8 * t)) as u8;
+                    let x = px[4 * k + t];
+                    let product = if signed {
+                        (x as u8 ^ 0x80) as i32 * byte as i8 as i32
+                    } else {
+                        x as i32 * byte as i32
+                    };
+                    acc = acc.wrapping_add(product);
                 }
             }
             out[p * CO + o] = requantize(params, c8, &h, o, acc.wrapping_sub(corr));

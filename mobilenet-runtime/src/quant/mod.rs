@@ -27,6 +27,7 @@
 //! | conv | `i32` `[KH][KW][CI][CO8]` | [`ConvHeader`], then `bias`, `multiplier`, `shift`, each `[CO8]` |
 //! | pointwise, [`PointwiseLayout::Pairs`] | `i16` pairs `[CO8 / 8][CI2 / 2][8][2]` | as conv |
 //! | pointwise, [`PointwiseLayout::Quads`] | `u8` quads `[CO16 / 16][CI / 4][16][4]` | as conv, the bias moved (below) |
+//! | pointwise, [`PointwiseLayout::SignedQuads`] | `i8` quads `[CO16 / 16][CI / 4][16][4]` | as conv, the bias moved (below) |
 //! | depthwise | `i32` `[KH][KW][C8]`, for 3x3 then `i8` columns `[C16 / 16][3][16][4]` | as conv |
 //! | add | none | [`AddParams`] |
 //! | average pool, mean | none | [`PoolParams`] |
@@ -44,6 +45,12 @@
 //! a constant of each channel, folded into its packed bias; the middle one is a constant of
 //! each pixel (`c` times its input sum), subtracted before requantizing. Integer arithmetic
 //! wraps consistently, so the result is the pairs layout's to the bit.
+//!
+//! Symmetric `i8` weights are packed as they are instead ([`PointwiseLayout::SignedQuads`],
+//! which packing picks for them when asked for quads), and the activations are the unsigned
+//! operand, moved into `0..=255` (`x ^ 0x80 = x + 128`):
+//! `sum((x - z_x) w) = sum((x + 128) w) - (z_x + 128) sum(w)`, whose last term is a constant
+//! of each channel only, folded into its packed bias. No per-pixel term is left.
 //!
 //! A 3x3 depthwise layer's taps are also packed as bytes, a filter column's three taps in one
 //! word per channel ([`DepthwiseLayout::WordsAndBytes`], when every tap fits `i8`; the `i32`
@@ -240,6 +247,9 @@ pub enum PointwiseLayout {
     Pairs = 0,
     /// `u8` quads of offset weights, 16-channel panels (`vpdpbusd`); needs `CI % 4 == 0`.
     Quads = 1,
+    /// `i8` quads of symmetric weights, 16-channel panels (`vpdpbusd` with the activations
+    /// moved to `u8`); needs `CI % 4 == 0` and `i8` weights.
+    SignedQuads = 2,
 }
 
 /// How a quantized depthwise layer's weights are packed (see the [module docs](self)).

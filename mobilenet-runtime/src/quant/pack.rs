@@ -444,7 +444,9 @@ pub fn pack_pointwise(
 }
 
 /// [`pack_pointwise`] in a given layout (every kernel variant runs either; tests pack both).
-/// [`PointwiseLayout::Quads`] needs `ci % 4 == 0` and falls back to pairs otherwise.
+/// [`PointwiseLayout::Quads`] needs `ci % 4 == 0` and falls back to pairs otherwise; with
+/// symmetric `i8` weights it gives [`PointwiseLayout::SignedQuads`] (and so does asking for
+/// that), with `u8` weights offset quads.
 #[allow(clippy::too_many_arguments)]
 pub fn pack_pointwise_as(
     layout: PointwiseLayout,
@@ -469,14 +471,16 @@ pub fn pack_pointwise_as(
         }
     };
     write_channels(w, bias, input, output, act, co, p_out)?;
-    if layout == PointwiseLayout::Quads && ci.is_multiple_of(4) {
-        // `w_u = w - z_w + c` lies in 0..=255: `u8` weights keep their own bytes (`c` is their
-        // one zero point), symmetric `i8` ones move by 128.
-        let c = if w.unsigned {
-            weight_zero_point(w, 0)
-        } else {
-            128
-        };
+    let quads_asked = matches!(
+        layout,
+        PointwiseLayout::Quads | PointwiseLayout::SignedQuads
+    );
+    if quads_asked && ci.is_multiple_of(4) {
+        // Signed quads: the `i8` weights as they are, and the activations' move by 128 in the
+        // bias. Offset quads: `w_u = w - z_w + c` lies in 0..=255, `u8` weights keeping their
+        // own bytes (`c` is their one zero point).
+        let signed = !w.unsigned;
+        let c = if signed { 0 } else { weight_zero_point(w, 0) };
         let (c16, quads) = (co16(co), ci / 4);
         w_out.fill(0.0);
         for panel in 0..c16 / 16 {
@@ -493,15 +497,20 @@ pub fn pack_pointwise_as(
                 }
             }
         }
-        // The input zero point's share, `z_x sum(w - z_w)`, folded into the bias.
-        let zx = input.stored_zero_point();
+        // The input zero point's share, `z_x sum(w - z_w)`, folded into the bias (with signed
+        // quads, also the activations' offset: `(z_x + 128) sum(w)`).
+        let zx = input.stored_zero_point() + if signed { 128 } else { 0 };
         for o in 0..co {
             let sum = (0..ci).fold(0i32, |s, i| s.wrapping_add(at(i, o)));
             let b = super::word(p_out, CONV_HEADER + o);
             set_word(p_out, CONV_HEADER + o, b.wrapping_sub(zx.wrapping_mul(sum)));
         }
         ConvHeader {
-            layout: PointwiseLayout::Quads as i32,
+            layout: if signed {
+                PointwiseLayout::SignedQuads
+            } else {
+                PointwiseLayout::Quads
+            } as i32,
             weight_offset: c,
             ..ConvHeader::read(p_out)
         }

@@ -108,12 +108,13 @@ pub(super) fn requant_case<const L: usize>(
     (x, mult, shift, h, want, clamped)
 }
 
-/// A random pointwise layer packed in both layouts: `(pairs weights, pairs params, quads
-/// weights, quads params)`.
+/// A random pointwise layer with activation `act` packed in both layouts: `(pairs weights,
+/// pairs params, quads weights, quads params)`.
 fn packed_pointwise(
     ci: usize,
     co: usize,
     unsigned: bool,
+    act: u8,
     seed: &mut u64,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let data: Vec<u8> = (0..ci * co).map(|_| lcg(seed) as u8).collect();
@@ -154,7 +155,7 @@ fn packed_pointwise(
             &bias,
             &input,
             &output,
-            crate::ACT_RELU6,
+            act,
             [ci, co],
             &mut wo,
             &mut po,
@@ -201,8 +202,14 @@ fn assert_parts(want: &[i8], what: &str, run: impl Fn(*mut i8, crate::kernels::P
 }
 
 fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut u64) {
-    for unsigned in [false, true] {
-        let (w, p, wq, pq) = packed_pointwise(CI, CO, unsigned, seed);
+    // ReLU6 clamps every result <= 0 to the zero point (the kernels' shortcut); without an
+    // activation they keep their signs.
+    for (unsigned, act) in [
+        (false, crate::ACT_RELU6),
+        (true, crate::ACT_RELU6),
+        (false, crate::ACT_NONE),
+    ] {
+        let (w, p, wq, pq) = packed_pointwise(CI, CO, unsigned, act, seed);
         let x: Vec<i8> = (0..HW * CI).map(|_| lcg(seed) as i8).collect();
         let mut want = vec![0i8; HW * CO];
         pointwise_scalar::<HW, CI, CO>(&x, &w, &p, &mut want);
@@ -258,7 +265,12 @@ fn pointwise_case<const HW: usize, const CI: usize, const CO: usize>(seed: &mut 
             assert_eq!((bits(&wq), bits(&pq)), (bits(&w), bits(&p)));
             continue;
         }
-        assert_eq!(h.layout, PointwiseLayout::Quads as i32);
+        let quads = if unsigned {
+            PointwiseLayout::Quads
+        } else {
+            PointwiseLayout::SignedQuads
+        };
+        assert_eq!(h.layout, quads as i32);
         let mut got = vec![0i8; HW * CO];
         pointwise_quads_scalar::<HW, CI, CO>(&x, &wq, &pq, &mut got);
         assert_eq!(got, want, "scalar quads pointwise {HW}x{CI}->{CO}");
@@ -365,10 +377,15 @@ fn depthwise_case<
 >(
     seed: &mut u64,
 ) {
-    // The last output scale is small enough that some channels' multipliers exceed 1 (their
-    // requantization shifts left).
-    for (unsigned, out_scale) in [(false, 0.05), (true, 0.05), (false, 0.0003)] {
-        depthwise_one::<H, W, C, HO, WO, S, PT>(unsigned, out_scale, seed);
+    // The third output scale is small enough that some channels' multipliers exceed 1 (their
+    // requantization shifts left); the last layer has no activation.
+    for (unsigned, out_scale, act) in [
+        (false, 0.05, crate::ACT_RELU6),
+        (true, 0.05, crate::ACT_RELU6),
+        (false, 0.0003, crate::ACT_RELU6),
+        (false, 0.05, crate::ACT_NONE),
+    ] {
+        depthwise_one::<H, W, C, HO, WO, S, PT>(unsigned, out_scale, act, seed);
     }
 }
 
@@ -383,6 +400,7 @@ fn depthwise_one<
 >(
     unsigned: bool,
     out_scale: f32,
+    act: u8,
     seed: &mut u64,
 ) {
     let data: Vec<u8> = (0..9 * C).map(|_| lcg(seed) as u8).collect();
@@ -417,8 +435,9 @@ fn depthwise_one<
         &w,
         &bias,
         &q(zx, 0.05),
-        &q(-128, out_scale),
-        crate::ACT_RELU6,
+        // Without an activation, an output zero point above -128 leaves results below it.
+        &q(if act == crate::ACT_NONE { 7 } else { -128 }, out_scale),
+        act,
         [3, 3, C],
         &mut wo,
         &mut po,
@@ -437,7 +456,7 @@ fn depthwise_one<
     );
     let mut got = vec![0i8; HO * WO * C];
     super::kernels::depthwise::<H, W, C, HO, WO, 3, 3, S, S, PT, PT>(&x, &wo, &po, &mut got);
-    let what = std::format!("depthwise {H}x{W}x{C} s{S} unsigned {unsigned}");
+    let what = std::format!("depthwise {H}x{W}x{C} s{S} unsigned {unsigned} act {act}");
     assert_eq!(got, want, "{what}");
     #[cfg(feature = "std")]
     assert_parts(&want, &what, |y, part| {
@@ -516,13 +535,13 @@ fn depthwise_one<
     }
     assert!(
         want.iter().any(|&v| v != want[0]),
-        "depthwise {H}x{W}x{C} s{S} unsigned {unsigned}: a constant output tests little"
+        "{what}: a constant output tests little"
     );
 }
 
 #[test]
 fn depthwise_every_isa_matches_scalar() {
-    let mut seed = 17;
+    let mut seed = 19;
     depthwise_case::<5, 5, 3, 5, 5, 1, 1>(&mut seed);
     depthwise_case::<8, 8, 16, 4, 4, 2, 0>(&mut seed);
     depthwise_case::<7, 9, 21, 7, 9, 1, 1>(&mut seed);
@@ -547,6 +566,8 @@ fn depthwise_every_isa_matches_scalar() {
     depthwise_case::<66, 65, 40, 33, 33, 2, 0>(&mut seed);
 }
 
+/// [`conv_one`] with ReLU (which clamps every result <= 0 to the zero point: the kernels'
+/// shortcut) and without an activation.
 fn conv_case<
     const H: usize,
     const CI: usize,
@@ -557,6 +578,23 @@ fn conv_case<
 >(
     seed: &mut u64,
     unsigned: bool,
+) {
+    for act in [crate::ACT_RELU, crate::ACT_NONE] {
+        conv_one::<H, CI, CO, HO, S, PAD>(seed, unsigned, act);
+    }
+}
+
+fn conv_one<
+    const H: usize,
+    const CI: usize,
+    const CO: usize,
+    const HO: usize,
+    const S: usize,
+    const PAD: usize,
+>(
+    seed: &mut u64,
+    unsigned: bool,
+    act: u8,
 ) {
     let data: Vec<u8> = (0..9 * CI * CO).map(|_| lcg(seed) as u8).collect();
     let scales = 0.003f32.to_le_bytes();
@@ -587,7 +625,7 @@ fn conv_case<
         &bias,
         &q(5),
         &q(-20),
-        crate::ACT_RELU,
+        act,
         [3, 3, CI, CO],
         &mut wo,
         &mut po,
@@ -600,7 +638,7 @@ fn conv_case<
     );
     let mut got = vec![0i8; HO * HO * CO];
     super::kernels::conv2d::<H, H, CI, HO, HO, CO, 3, 3, S, S, PAD, PAD>(&x, &wo, &po, &mut got);
-    let what = std::format!("conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD}");
+    let what = std::format!("conv {H}x{H}x{CI} -> {CO} s{S} pad {PAD} act {act}");
     assert_eq!(got, want, "{what}");
     #[cfg(feature = "std")]
     assert_parts(&want, &what, |y, part| {
