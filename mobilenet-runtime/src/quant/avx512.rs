@@ -513,10 +513,9 @@ unsafe fn pointwise_blocks<const FORM: u8, const SIGNED: bool>(l: &Layer<'_>, hw
     let mut p0 = 0;
     while p0 < hw {
         let n = (hw - p0).min(block);
-        for (i, c) in corr[..n].iter_mut().enumerate() {
-            if SIGNED {
-                break;
-            }
+        // Signed quads need no per-pixel correction (the tiles do not read `corr`).
+        let corrected = if SIGNED { 0 } else { n };
+        for (i, c) in corr[..corrected].iter_mut().enumerate() {
             // SAFETY: AVX-512F/BW/VL/VNNI (this function's contract); pixel `p0 + i`'s `ci`
             // inputs are inside the input (`p0 + i < hw`).
             let s = unsafe { input_sum(l.input.add((p0 + i) * l.ci), l.ci) };
